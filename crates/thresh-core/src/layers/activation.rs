@@ -1,0 +1,145 @@
+//! Element-wise activations: GELU (the exact erf form BERT uses) and ReLU.
+//!
+//! `gelu(x) = x · Φ(x) = ½ x (1 + erf(x/√2))`, `gelu'(x) = Φ(x) + x · φ(x)`.
+//! Shapes: output and gradients have the input's shape.
+
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+const CHUNK: usize = 8192;
+const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+/// 1/√(2π)
+const INV_SQRT_2PI: f32 = 0.398_942_3;
+
+/// Which element-wise non-linearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationKind {
+    /// Gaussian error linear unit, erf form.
+    Gelu,
+    /// Rectified linear unit.
+    Relu,
+}
+
+impl ActivationKind {
+    /// The activation's value at `x`.
+    #[inline]
+    pub fn value(self, x: f32) -> f32 {
+        match self {
+            ActivationKind::Gelu => 0.5 * x * (1.0 + crate::math::erf(x * FRAC_1_SQRT_2)),
+            ActivationKind::Relu => x.max(0.0),
+        }
+    }
+
+    /// The derivative at `x`.
+    #[inline]
+    pub fn derivative(self, x: f32) -> f32 {
+        match self {
+            ActivationKind::Gelu => {
+                let cdf = 0.5 * (1.0 + crate::math::erf(x * FRAC_1_SQRT_2));
+                cdf + x * INV_SQRT_2PI * crate::math::exp(-0.5 * x * x)
+            }
+            ActivationKind::Relu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// An activation layer.
+#[derive(Clone, Debug)]
+pub struct Activation {
+    kind: ActivationKind,
+    out: Tensor,
+    dx: Tensor,
+}
+
+impl Activation {
+    /// A layer applying `kind`.
+    pub fn new(kind: ActivationKind) -> Self {
+        Activation { kind, out: Tensor::default(), dx: Tensor::default() }
+    }
+
+    /// Which activation this is.
+    pub fn kind(&self) -> ActivationKind {
+        self.kind
+    }
+
+    /// Applies the activation element-wise.
+    pub fn forward(&mut self, x: &Tensor) -> &Tensor {
+        self.out.resize(x.shape());
+        let kind = self.kind;
+        self.out.data_mut().par_chunks_mut(CHUNK).zip(x.data().par_chunks(CHUNK)).for_each(
+            |(y, x)| {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = kind.value(x);
+                }
+            },
+        );
+        &self.out
+    }
+
+    /// The output of the last forward pass.
+    pub fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    /// Returns `dy ⊙ f'(x)` for the forward input `x`.
+    pub fn backward(&mut self, x: &Tensor, dy: &Tensor) -> &Tensor {
+        self.dx.resize(x.shape());
+        let kind = self.kind;
+        self.dx
+            .data_mut()
+            .par_chunks_mut(CHUNK)
+            .zip(x.data().par_chunks(CHUNK))
+            .zip(dy.data().par_chunks(CHUNK))
+            .for_each(|((dx, x), dy)| {
+                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                    *dx = dy * kind.derivative(x);
+                }
+            });
+        &self.dx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check_input_grad, random_tensor};
+    use crate::rng::Rng;
+
+    #[test]
+    fn gelu_matches_reference_values() {
+        // torch.nn.functional.gelu(torch.tensor([-2., -0.5, 0., 1., 3.]))
+        let want = [-0.045_500_26, -0.154_268_54, 0.0, 0.841_344_7, 2.995_950_4];
+        for (x, w) in [-2.0f32, -0.5, 0.0, 1.0, 3.0].iter().zip(want) {
+            assert!((ActivationKind::Gelu.value(*x) - w).abs() < 1e-6);
+        }
+    }
+
+    /// Central differences with step 1e-3 away from ReLU's kink; relative tolerance 1e-2.
+    #[test]
+    fn activation_gradient_check() {
+        let mut rng = Rng::new(4);
+        let mut x = random_tensor(&[5, 7], &mut rng);
+        x.data_mut().iter_mut().for_each(|v| {
+            if v.abs() < 0.05 {
+                *v += 0.2
+            }
+        });
+        for kind in [ActivationKind::Gelu, ActivationKind::Relu] {
+            let mut act = Activation::new(kind);
+            check_input_grad(
+                &mut act,
+                &x,
+                1e-3,
+                1e-2,
+                |a, x| a.forward(x).clone(),
+                |a, x, dy| a.backward(x, dy).clone(),
+            );
+        }
+    }
+}

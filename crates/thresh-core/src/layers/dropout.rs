@@ -1,0 +1,143 @@
+//! Inverted dropout (Srivastava et al. 2014): in training, each element is zeroed with
+//! probability `p` and the survivors scaled by `1/(1−p)`; at inference it is the identity.
+//!
+//! Masks come from a counter-based hash of `(seed, stream, index)`, so they do not depend on the
+//! thread count, and each forward call advances the stream.
+
+use crate::rng::uniform_at;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+const CHUNK: usize = 8192;
+
+/// A dropout layer.
+#[derive(Clone, Debug)]
+pub struct Dropout {
+    p: f32,
+    seed: u64,
+    stream: u64,
+    active: bool,
+    mask: Vec<u8>,
+    out: Tensor,
+    dx: Tensor,
+}
+
+impl Dropout {
+    /// Dropout with probability `p` and its own seed.
+    pub fn new(p: f32, seed: u64) -> Self {
+        Dropout {
+            p,
+            seed,
+            stream: 0,
+            active: false,
+            mask: Vec::new(),
+            out: Tensor::default(),
+            dx: Tensor::default(),
+        }
+    }
+
+    /// The drop probability.
+    pub fn p(&self) -> f32 {
+        self.p
+    }
+
+    /// Sets the stream used by the next forward pass (it advances by one per pass).
+    pub fn set_stream(&mut self, stream: u64) {
+        self.stream = stream;
+    }
+
+    /// Applies dropout when `train` is set and `p > 0`; otherwise returns `x` itself.
+    pub fn forward<'a>(&'a mut self, x: &'a Tensor, train: bool) -> &'a Tensor {
+        self.active = train && self.p > 0.0;
+        if !self.active {
+            return x;
+        }
+        let (seed, stream, p) = (self.seed, self.stream, self.p);
+        self.stream += 1;
+        let scale = 1.0 / (1.0 - p);
+        self.out.resize(x.shape());
+        self.mask.resize(x.len(), 0);
+        self.out
+            .data_mut()
+            .par_chunks_mut(CHUNK)
+            .zip(self.mask.par_chunks_mut(CHUNK))
+            .zip(x.data().par_chunks(CHUNK))
+            .enumerate()
+            .for_each(|(c, ((y, m), x))| {
+                for i in 0..y.len() {
+                    let keep = uniform_at(seed, stream, (c * CHUNK + i) as u64) >= p;
+                    m[i] = keep as u8;
+                    y[i] = if keep { x[i] * scale } else { 0.0 };
+                }
+            });
+        &self.out
+    }
+
+    /// The output of the last forward pass, given the input it was called with.
+    pub fn output<'a>(&'a self, input: &'a Tensor) -> &'a Tensor {
+        if self.active {
+            &self.out
+        } else {
+            input
+        }
+    }
+
+    /// The input gradient for output gradient `dy`: `dy` itself when the last pass was inactive.
+    pub fn backward<'a>(&'a mut self, dy: &'a Tensor) -> &'a Tensor {
+        if !self.active {
+            return dy;
+        }
+        let scale = 1.0 / (1.0 - self.p);
+        self.dx.resize(dy.shape());
+        self.dx
+            .data_mut()
+            .par_chunks_mut(CHUNK)
+            .zip(self.mask.par_chunks(CHUNK))
+            .zip(dy.data().par_chunks(CHUNK))
+            .for_each(|((dx, m), dy)| {
+                for i in 0..dx.len() {
+                    dx[i] = if m[i] != 0 { dy[i] * scale } else { 0.0 };
+                }
+            });
+        &self.dx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check_input_grad, random_tensor};
+    use crate::rng::Rng;
+
+    #[test]
+    fn drops_about_p_and_keeps_expectation() {
+        let mut d = Dropout::new(0.25, 9);
+        let mut x = Tensor::zeros(&[100_000]);
+        x.fill(1.0);
+        let y = d.forward(&x, true);
+        let zeros = y.data().iter().filter(|&&v| v == 0.0).count() as f32 / 100_000.0;
+        let mean = y.data().iter().sum::<f32>() / 100_000.0;
+        assert!((zeros - 0.25).abs() < 0.01, "dropped {zeros}");
+        assert!((mean - 1.0).abs() < 0.02, "mean {mean}");
+        assert_eq!(d.forward(&x, false).data(), x.data());
+    }
+
+    /// The same mask is replayed for every evaluation; step 1e-2, relative tolerance 1e-3.
+    #[test]
+    fn dropout_gradient_check() {
+        let mut rng = Rng::new(5);
+        let x = random_tensor(&[6, 5], &mut rng);
+        let mut d = Dropout::new(0.3, 1);
+        check_input_grad(
+            &mut d,
+            &x,
+            1e-2,
+            1e-3,
+            |d, x| {
+                d.set_stream(0);
+                d.forward(x, true).clone()
+            },
+            |d, _, dy| d.backward(dy).clone(),
+        );
+    }
+}

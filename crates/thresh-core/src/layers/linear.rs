@@ -1,0 +1,169 @@
+//! Fully connected layer: `y = x Wᵀ + b`.
+//!
+//! Shapes: input `[.., d_in]`, weight `[d_out, d_in]` (PyTorch's layout, so Hugging Face weights
+//! load by name), bias `[d_out]`, output `[.., d_out]`.
+//!
+//! Initialisation follows PyTorch's `nn.Linear`: weight and bias uniform in `±1/√d_in`.
+
+use crate::gemm::{matmul, View};
+use crate::param::{Module, Param};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+use crate::threads::{par_column_reduce, par_rows};
+
+/// A fully connected layer.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    /// `[d_out, d_in]`.
+    pub weight: Param,
+    /// `[d_out]`, when the layer has a bias.
+    pub bias: Option<Param>,
+    out: Tensor,
+    dx: Tensor,
+}
+
+impl Linear {
+    /// A layer named `name` (parameters `name.weight`, `name.bias`), initialised as PyTorch does.
+    pub fn new(name: &str, d_in: usize, d_out: usize, bias: bool, rng: &mut Rng) -> Self {
+        let bound = 1.0 / (d_in as f32).sqrt();
+        let w: Vec<f32> = (0..d_in * d_out).map(|_| rng.uniform_range(-bound, bound)).collect();
+        let weight = Param::new(format!("{name}.weight"), Tensor::from_vec(w, &[d_out, d_in]).unwrap());
+        let bias = bias.then(|| {
+            let b: Vec<f32> = (0..d_out).map(|_| rng.uniform_range(-bound, bound)).collect();
+            Param::new(format!("{name}.bias"), Tensor::from_vec(b, &[d_out]).unwrap())
+                .with_decay(true)
+        });
+        Linear { weight, bias, out: Tensor::default(), dx: Tensor::default() }
+    }
+
+    /// Input width.
+    pub fn d_in(&self) -> usize {
+        self.weight.value.shape()[1]
+    }
+
+    /// Output width.
+    pub fn d_out(&self) -> usize {
+        self.weight.value.shape()[0]
+    }
+
+    /// Computes `x Wᵀ + b` for `x` of shape `[.., d_in]`.
+    pub fn forward(&mut self, x: &Tensor) -> &Tensor {
+        let mut shape = x.shape().to_vec();
+        *shape.last_mut().expect("linear input needs a last dimension") = self.d_out();
+        self.out.resize(&shape);
+        Self::apply(&self.weight, self.bias.as_ref(), x, &mut self.out);
+        &self.out
+    }
+
+    /// The output of the last [`Linear::forward`].
+    pub fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    /// `out = x Wᵀ + b` into a caller-owned buffer already shaped `[rows, d_out]`.
+    fn apply(weight: &Param, bias: Option<&Param>, x: &Tensor, out: &mut Tensor) {
+        let (d_out, d_in) = (weight.value.shape()[0], weight.value.shape()[1]);
+        assert_eq!(x.cols(), d_in, "{}: input width", weight.name);
+        let rows = x.rows();
+        if let Some(b) = bias {
+            let b = b.value.data();
+            par_rows(out.data_mut(), d_out, |_, row| row.copy_from_slice(b));
+        }
+        matmul(
+            out.data_mut(),
+            d_out,
+            View::new(x.data(), rows, d_in),
+            View::new(weight.value.data(), d_out, d_in).t(),
+            1.0,
+            bias.is_some(),
+            true,
+        );
+    }
+
+    /// Accumulates parameter gradients for output gradient `dy` given the forward input `x`.
+    pub fn backward_params(&mut self, x: &Tensor, dy: &Tensor) {
+        let (d_out, d_in) = (self.d_out(), self.d_in());
+        let rows = x.rows();
+        assert_eq!(dy.rows(), rows, "{}: gradient rows", self.weight.name);
+        // dW += dyᵀ x
+        matmul(
+            self.weight.grad.data_mut(),
+            d_in,
+            View::new(dy.data(), rows, d_out).t(),
+            View::new(x.data(), rows, d_in),
+            1.0,
+            true,
+            true,
+        );
+        if let Some(b) = &mut self.bias {
+            let dyd = dy.data();
+            par_column_reduce(rows, d_out, b.grad.data_mut(), |r, acc| {
+                for (a, g) in acc.iter_mut().zip(&dyd[r * d_out..(r + 1) * d_out]) {
+                    *a += g;
+                }
+            });
+        }
+    }
+
+    /// Accumulates parameter gradients and returns the input gradient `dy W`.
+    pub fn backward(&mut self, x: &Tensor, dy: &Tensor) -> &Tensor {
+        self.backward_params(x, dy);
+        let (d_out, d_in) = (self.d_out(), self.d_in());
+        self.dx.resize(x.shape());
+        matmul(
+            self.dx.data_mut(),
+            d_in,
+            View::new(dy.data(), dy.rows(), d_out),
+            View::new(self.weight.value.data(), d_out, d_in),
+            1.0,
+            false,
+            true,
+        );
+        &self.dx
+    }
+}
+
+impl Module for Linear {
+    fn visit(&self, f: &mut dyn FnMut(&Param)) {
+        f(&self.weight);
+        if let Some(b) = &self.bias {
+            f(b);
+        }
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        f(&mut self.weight);
+        if let Some(b) = &mut self.bias {
+            f(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check_input_grad, check_param_grads, random_tensor};
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        let mut rng = Rng::new(1);
+        let mut lin = Linear::new("l", 2, 3, true, &mut rng);
+        lin.weight.value = Tensor::from_vec(vec![1., 2., 3., 4., 5., 6.], &[3, 2]).unwrap();
+        lin.bias.as_mut().unwrap().value = Tensor::from_vec(vec![0.5, -1., 0.], &[3]).unwrap();
+        let x = Tensor::from_vec(vec![1., -1., 2., 0.5], &[2, 2]).unwrap();
+        let y = lin.forward(&x);
+        assert_eq!(y.shape(), &[2, 3]);
+        assert_eq!(y.data(), &[-0.5, -2., -1., 3.5, 7., 13.]);
+    }
+
+    /// Central differences with step 1e-2; relative tolerance 1e-2 plus 1e-3 absolute.
+    #[test]
+    fn linear_gradient_check() {
+        let mut rng = Rng::new(2);
+        let mut lin = Linear::new("l", 5, 4, true, &mut rng);
+        let x = random_tensor(&[3, 2, 5], &mut rng);
+        let fwd = |l: &mut Linear, x: &Tensor| l.forward(x).clone();
+        check_input_grad(&mut lin, &x, 1e-2, 1e-2, fwd, |l, x, dy| l.backward(x, dy).clone());
+        check_param_grads(&mut lin, &x, 1e-2, 1e-2, fwd, |l, x, dy| l.backward_params(x, dy));
+    }
+}

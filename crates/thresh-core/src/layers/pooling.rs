@@ -1,0 +1,128 @@
+//! Pooling a padded batch of sequences to one vector per sequence, over real tokens only.
+//!
+//! Shapes: input `[batch · seq, d]`, output `[batch, d]`.
+//! Mean pooling averages the first `len` rows of each sequence; first-token pooling takes
+//! row 0 (the `[CLS]` position).
+
+use super::mask::PaddingMask;
+use crate::tensor::Tensor;
+use crate::threads::par_rows;
+
+/// How a sequence becomes one vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolingKind {
+    /// Average over real tokens.
+    Mean,
+    /// The first token's vector.
+    First,
+}
+
+/// A pooling layer.
+#[derive(Clone, Debug)]
+pub struct Pooling {
+    kind: PoolingKind,
+    mask: PaddingMask,
+    out: Tensor,
+    dx: Tensor,
+}
+
+impl Pooling {
+    /// A pooling layer of the given kind.
+    pub fn new(kind: PoolingKind) -> Self {
+        Pooling { kind, mask: PaddingMask::full(0, 0), out: Tensor::default(), dx: Tensor::default() }
+    }
+
+    /// Which pooling this is.
+    pub fn kind(&self) -> PoolingKind {
+        self.kind
+    }
+
+    /// Pools each sequence of `x`.
+    pub fn forward(&mut self, x: &Tensor, mask: &PaddingMask) -> &Tensor {
+        let (batch, seq, d) = (mask.batch(), mask.seq(), x.cols());
+        assert_eq!(x.rows(), batch * seq, "pooling input rows");
+        self.mask.clone_from(mask);
+        self.out.resize(&[batch, d]);
+        let (xd, kind) = (x.data(), self.kind);
+        par_rows(self.out.data_mut(), d, |b, out| {
+            let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
+            match kind {
+                PoolingKind::First => out.copy_from_slice(&seq_rows[..d]),
+                PoolingKind::Mean => {
+                    let len = mask.len(b);
+                    out.fill(0.0);
+                    for row in seq_rows[..len * d].chunks(d) {
+                        for (o, v) in out.iter_mut().zip(row) {
+                            *o += v;
+                        }
+                    }
+                    let inv = 1.0 / len as f32;
+                    out.iter_mut().for_each(|o| *o *= inv);
+                }
+            }
+        });
+        &self.out
+    }
+
+    /// The output of the last forward pass, `[batch, d]`.
+    pub fn output(&self) -> &Tensor {
+        &self.out
+    }
+
+    /// The input gradient for output gradient `dy` (`[batch, d]`); padded rows get zero.
+    pub fn backward(&mut self, dy: &Tensor) -> &Tensor {
+        let (seq, d) = (self.mask.seq(), dy.cols());
+        self.dx.resize(&[self.mask.batch() * seq, d]);
+        let (dyd, kind, mask) = (dy.data(), self.kind, &self.mask);
+        par_rows(self.dx.data_mut(), d, |r, out| {
+            let (b, t) = (r / seq, r % seq);
+            let g = &dyd[b * d..(b + 1) * d];
+            match kind {
+                PoolingKind::First if t == 0 => out.copy_from_slice(g),
+                PoolingKind::Mean if t < mask.len(b) => {
+                    let inv = 1.0 / mask.len(b) as f32;
+                    for (o, v) in out.iter_mut().zip(g) {
+                        *o = v * inv;
+                    }
+                }
+                _ => out.fill(0.0),
+            }
+        });
+        &self.dx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck::{check_input_grad, random_tensor};
+    use crate::rng::Rng;
+
+    #[test]
+    fn mean_ignores_padding() {
+        let x = Tensor::from_vec(vec![1., 2., 3., 4., 100., 100.], &[3 * 2 / 2, 2]).unwrap();
+        let mask = PaddingMask::from_lengths(3, vec![2]).unwrap();
+        let mut p = Pooling::new(PoolingKind::Mean);
+        assert_eq!(p.forward(&x, &mask).data(), &[2., 3.]);
+        let mut f = Pooling::new(PoolingKind::First);
+        assert_eq!(f.forward(&x, &mask).data(), &[1., 2.]);
+    }
+
+    /// Pooling is linear: central differences with step 1e-2, tolerance 1e-3.
+    #[test]
+    fn pooling_gradient_check() {
+        let mask = PaddingMask::from_lengths(4, vec![4, 2, 1]).unwrap();
+        let x = random_tensor(&[12, 3], &mut Rng::new(10));
+        for kind in [PoolingKind::Mean, PoolingKind::First] {
+            let mut p = Pooling::new(kind);
+            check_input_grad(
+                &mut p,
+                &x,
+                1e-2,
+                1e-3,
+                |p, x| p.forward(x, &mask).clone(),
+                |p, _, dy| p.backward(dy).clone(),
+            );
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Models assembled from the layers.
+
+pub mod transformer;
+
+pub use transformer::{TokenBatch, TransformerClassifier, TransformerConfig};

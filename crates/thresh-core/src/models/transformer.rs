@@ -1,0 +1,326 @@
+//! A Transformer-encoder text classifier: token and position embeddings, a stack of encoder
+//! blocks, pooling over real tokens, and a linear head to class logits.
+//!
+//! Shapes: token ids `[batch · seq]` with a [`PaddingMask`], logits `[batch, classes]`.
+//! Parameter names: `embeddings.tokens.weight`, `embeddings.positions.weight`,
+//! `embeddings.norm.*` (when enabled), `layers.{i}.*` (see [`EncoderBlock`]), `final_norm.*`
+//! (when enabled), `head.*`.
+
+use crate::error::CoreError;
+use crate::layers::{
+    ActivationKind, Dropout, Embedding, EncoderBlock, EncoderBlockConfig, LayerNorm, Linear,
+    PaddingMask, Pooling, PoolingKind, PositionalEmbedding,
+};
+use crate::param::{Module, Param};
+use crate::rng::Rng;
+use crate::tensor::Tensor;
+
+/// Architecture of a [`TransformerClassifier`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransformerConfig {
+    /// Rows of the token embedding table.
+    pub vocab_size: usize,
+    /// Longest sequence (rows of the position table).
+    pub max_len: usize,
+    /// Model width.
+    pub d_model: usize,
+    /// Encoder blocks.
+    pub layers: usize,
+    /// Attention heads per block.
+    pub heads: usize,
+    /// Feed-forward hidden width.
+    pub d_ff: usize,
+    /// Output classes.
+    pub classes: usize,
+    /// Dropout after sub-layers and inside the feed-forward network.
+    pub dropout: f32,
+    /// Dropout on attention probabilities.
+    pub attention_dropout: f32,
+    /// Dropout on the embedding sum.
+    pub embedding_dropout: f32,
+    /// Feed-forward activation.
+    pub activation: ActivationKind,
+    /// Pre-LN blocks when true, post-LN otherwise.
+    pub norm_first: bool,
+    /// Layer norm on the embedding sum (as BERT has).
+    pub embedding_norm: bool,
+    /// Layer norm after the last block (usual with pre-LN).
+    pub final_norm: bool,
+    /// How sequences are pooled.
+    pub pooling: PoolingKind,
+    /// Layer-norm epsilon.
+    pub layer_norm_eps: f32,
+    /// Standard deviation of the initial embedding tables.
+    pub embedding_init_std: f32,
+}
+
+impl TransformerConfig {
+    /// The reference model of the design notes: vocabulary 20,000, width 128, 128 learned
+    /// positions, 2 pre-LN blocks of 4 heads with FFN 512 and GELU, dropout 0.1, mean pooling,
+    /// 4 classes. Its layers and initialisation mirror PyTorch's `TransformerEncoderLayer`.
+    pub fn reference() -> Self {
+        TransformerConfig {
+            vocab_size: 20_000,
+            max_len: 128,
+            d_model: 128,
+            layers: 2,
+            heads: 4,
+            d_ff: 512,
+            classes: 4,
+            dropout: 0.1,
+            attention_dropout: 0.1,
+            embedding_dropout: 0.0,
+            activation: ActivationKind::Gelu,
+            norm_first: true,
+            embedding_norm: false,
+            final_norm: false,
+            pooling: PoolingKind::Mean,
+            layer_norm_eps: 1e-5,
+            embedding_init_std: 1.0,
+        }
+    }
+
+    /// Checks that the dimensions fit together.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let bad = |m: String| Err(CoreError::InvalidConfig(m));
+        if self.vocab_size == 0 || self.max_len == 0 || self.d_model == 0 || self.d_ff == 0 {
+            return bad("vocabulary, max length, width and FFN width must be positive".into());
+        }
+        if self.heads == 0 || self.d_model % self.heads != 0 {
+            return bad(format!("width {} is not divisible by {} heads", self.d_model, self.heads));
+        }
+        if self.classes < 2 {
+            return bad(format!("{} classes; a classifier needs at least 2", self.classes));
+        }
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("attention dropout", self.attention_dropout),
+            ("embedding dropout", self.embedding_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return bad(format!("{name} {p} is outside [0, 1)"));
+            }
+        }
+        Ok(())
+    }
+
+    fn block(&self) -> EncoderBlockConfig {
+        EncoderBlockConfig {
+            d_model: self.d_model,
+            heads: self.heads,
+            d_ff: self.d_ff,
+            dropout: self.dropout,
+            attention_dropout: self.attention_dropout,
+            activation: self.activation,
+            norm_first: self.norm_first,
+            layer_norm_eps: self.layer_norm_eps,
+        }
+    }
+}
+
+/// A batch of padded token sequences.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenBatch {
+    /// Token ids, `[batch · seq]`, sequence after sequence; padding positions hold any valid id.
+    pub ids: Vec<u32>,
+    /// Real lengths.
+    pub mask: PaddingMask,
+}
+
+impl TokenBatch {
+    /// Checks that `ids` has `batch · seq` entries.
+    pub fn new(ids: Vec<u32>, mask: PaddingMask) -> Result<Self, CoreError> {
+        if ids.len() != mask.batch() * mask.seq() {
+            return Err(CoreError::ShapeMismatch {
+                what: "token batch".into(),
+                expected: vec![mask.batch(), mask.seq()],
+                found: vec![ids.len()],
+            });
+        }
+        Ok(TokenBatch { ids, mask })
+    }
+}
+
+/// Embeddings → encoder blocks → pooling → linear head.
+#[derive(Clone, Debug)]
+pub struct TransformerClassifier {
+    config: TransformerConfig,
+    /// Token embedding table.
+    pub tokens: Embedding,
+    /// Learned position table.
+    pub positions: PositionalEmbedding,
+    /// Optional layer norm on the embedding sum.
+    pub embedding_norm: Option<LayerNorm>,
+    embedding_dropout: Dropout,
+    /// Encoder blocks, input side first.
+    pub blocks: Vec<EncoderBlock>,
+    /// Optional layer norm after the last block.
+    pub final_norm: Option<LayerNorm>,
+    pool: Pooling,
+    /// Classification head, `d_model → classes`.
+    pub head: Linear,
+    embedded: Tensor,
+    grad: Tensor,
+    batch: Option<TokenBatch>,
+}
+
+impl TransformerClassifier {
+    /// A freshly initialised model; the same seed gives the same weights.
+    pub fn new(config: TransformerConfig, seed: u64) -> Result<Self, CoreError> {
+        config.validate()?;
+        let mut rng = Rng::new(seed);
+        let (d, std) = (config.d_model, config.embedding_init_std);
+        let tokens = Embedding::new("embeddings.tokens", config.vocab_size, d, std, &mut rng);
+        let positions =
+            PositionalEmbedding::new("embeddings.positions", config.max_len, d, std, &mut rng);
+        let embedding_norm = config
+            .embedding_norm
+            .then(|| LayerNorm::new("embeddings.norm", d, config.layer_norm_eps));
+        let block_cfg = config.block();
+        let blocks = (0..config.layers)
+            .map(|i| EncoderBlock::new(&format!("layers.{i}"), &block_cfg, &mut rng))
+            .collect();
+        let final_norm =
+            config.final_norm.then(|| LayerNorm::new("final_norm", d, config.layer_norm_eps));
+        let head = Linear::new("head", d, config.classes, true, &mut rng);
+        Ok(TransformerClassifier {
+            embedding_dropout: Dropout::new(config.embedding_dropout, rng.next_u64()),
+            pool: Pooling::new(config.pooling),
+            config,
+            tokens,
+            positions,
+            embedding_norm,
+            blocks,
+            final_norm,
+            head,
+            embedded: Tensor::default(),
+            grad: Tensor::default(),
+            batch: None,
+        })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &TransformerConfig {
+        &self.config
+    }
+
+    /// Class logits for `batch`, `[batch, classes]`. With `train`, dropout is active and the
+    /// activations are kept for [`TransformerClassifier::backward`].
+    pub fn forward(&mut self, batch: &TokenBatch, train: bool) -> Result<&Tensor, CoreError> {
+        let (seq, d) = (batch.mask.seq(), self.config.d_model);
+        if seq > self.config.max_len {
+            return Err(CoreError::InvalidConfig(format!(
+                "batch of length {seq} exceeds the model's maximum length {}",
+                self.config.max_len
+            )));
+        }
+        {
+            let _span = tracing::trace_span!("embeddings.forward").entered();
+            self.tokens.forward_into(&batch.ids, &mut self.embedded)?;
+            self.positions.add_into(&mut self.embedded, seq);
+        }
+        match &mut self.batch {
+            Some(b) => b.clone_from(batch),
+            None => self.batch = Some(batch.clone()),
+        }
+        let mask = &batch.mask;
+        let e = match &mut self.embedding_norm {
+            Some(n) => n.forward(&self.embedded),
+            None => &self.embedded,
+        };
+        let mut x = self.embedding_dropout.forward(e, train);
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            let _span = tracing::trace_span!("block.forward", layer = i).entered();
+            x = block.forward(x, mask, train);
+        }
+        if let Some(n) = &mut self.final_norm {
+            x = n.forward(x);
+        }
+        let _span = tracing::trace_span!("pool_head.forward").entered();
+        debug_assert_eq!(x.cols(), d);
+        let pooled = self.pool.forward(x, mask);
+        Ok(self.head.forward(pooled))
+    }
+
+    /// Back-propagates the gradient of the loss with respect to the logits of the last
+    /// training forward pass, accumulating every parameter gradient.
+    pub fn backward(&mut self, dlogits: &Tensor) {
+        let TransformerClassifier {
+            tokens,
+            positions,
+            embedding_norm,
+            embedding_dropout,
+            blocks,
+            final_norm,
+            pool,
+            head,
+            embedded,
+            grad,
+            batch,
+            ..
+        } = self;
+        let batch = batch.as_ref().expect("backward called before forward");
+        {
+            let _span = tracing::trace_span!("pool_head.backward").entered();
+            let dpooled = head.backward(pool.output(), dlogits);
+            grad.copy_from(pool.backward(dpooled));
+        }
+        if let Some(n) = final_norm {
+            let last = blocks.last().map(|b| b.output()).expect("at least one block");
+            let g = n.backward(last, grad);
+            grad.copy_from(g);
+        }
+        let e_in = match embedding_norm {
+            Some(n) => n.output(),
+            None => &*embedded,
+        };
+        let e_out = embedding_dropout.output(e_in);
+        for i in (0..blocks.len()).rev() {
+            let _span = tracing::trace_span!("block.backward", layer = i).entered();
+            let (before, rest) = blocks.split_at_mut(i);
+            let input = if i == 0 { e_out } else { before[i - 1].output() };
+            let g = rest[0].backward(input, grad);
+            grad.copy_from(g);
+        }
+        let _span = tracing::trace_span!("embeddings.backward").entered();
+        let g = embedding_dropout.backward(grad);
+        let g = match embedding_norm {
+            Some(n) => n.backward(embedded, g),
+            None => g,
+        };
+        tokens.backward(&batch.ids, g);
+        positions.backward(g, batch.mask.seq());
+    }
+}
+
+impl Module for TransformerClassifier {
+    fn visit(&self, f: &mut dyn FnMut(&Param)) {
+        self.tokens.visit(f);
+        self.positions.visit(f);
+        if let Some(n) = &self.embedding_norm {
+            n.visit(f);
+        }
+        for b in &self.blocks {
+            b.visit(f);
+        }
+        if let Some(n) = &self.final_norm {
+            n.visit(f);
+        }
+        self.head.visit(f);
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.tokens.visit_mut(f);
+        self.positions.visit_mut(f);
+        if let Some(n) = &mut self.embedding_norm {
+            n.visit_mut(f);
+        }
+        for b in &mut self.blocks {
+            b.visit_mut(f);
+        }
+        if let Some(n) = &mut self.final_norm {
+            n.visit_mut(f);
+        }
+        self.head.visit_mut(f);
+    }
+}

@@ -1,0 +1,108 @@
+//! Named parameters with their gradients, and the [`Module`] trait that walks them.
+
+use crate::tensor::Tensor;
+
+/// A trainable tensor, its accumulated gradient, and how the optimiser should treat it.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Full dotted name, e.g. `layers.0.attention.qkv.weight`; the key in weight files.
+    pub name: String,
+    /// Current value.
+    pub value: Tensor,
+    /// Gradient accumulated since the last [`Param::zero_grad`].
+    pub grad: Tensor,
+    /// Whether decoupled weight decay applies to this parameter.
+    pub decay: bool,
+    /// Whether the optimiser updates it (false freezes it).
+    pub trainable: bool,
+    /// For row-sparse gradients (embedding tables): rows written since the last zeroing.
+    touched_rows: Option<Vec<u32>>,
+}
+
+impl Param {
+    /// A parameter with a dense gradient.
+    pub fn new(name: impl Into<String>, value: Tensor) -> Self {
+        let grad = Tensor::zeros(value.shape());
+        Param { name: name.into(), value, grad, decay: true, trainable: true, touched_rows: None }
+    }
+
+    /// A parameter whose gradient is written a row at a time, so zeroing it only clears the
+    /// rows that were touched.
+    pub fn row_sparse(name: impl Into<String>, value: Tensor) -> Self {
+        let mut p = Param::new(name, value);
+        p.touched_rows = Some(Vec::new());
+        p
+    }
+
+    /// Builder-style switch for weight decay.
+    #[must_use]
+    pub fn with_decay(mut self, decay: bool) -> Self {
+        self.decay = decay;
+        self
+    }
+
+    /// Records that gradient row `row` may be non-zero (row-sparse parameters only).
+    pub fn touch_row(&mut self, row: u32) {
+        if let Some(rows) = &mut self.touched_rows {
+            rows.push(row);
+        }
+    }
+
+    /// Rows touched since the last zeroing, if the gradient is row-sparse.
+    pub fn touched_rows(&self) -> Option<&[u32]> {
+        self.touched_rows.as_deref()
+    }
+
+    /// Sets the gradient to zero.
+    pub fn zero_grad(&mut self) {
+        match &mut self.touched_rows {
+            Some(rows) => {
+                let cols = self.grad.cols();
+                let g = self.grad.data_mut();
+                for &r in rows.iter() {
+                    let r = r as usize;
+                    g[r * cols..(r + 1) * cols].fill(0.0);
+                }
+                rows.clear();
+            }
+            None => self.grad.fill(0.0),
+        }
+    }
+
+    /// Number of scalar values.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Whether the parameter is empty.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+}
+
+/// Anything that owns parameters.
+pub trait Module {
+    /// Calls `f` on every parameter, always in the same order.
+    fn visit(&self, f: &mut dyn FnMut(&Param));
+    /// Calls `f` on every parameter mutably, in the same order as [`Module::visit`].
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param));
+
+    /// Sets every gradient to zero.
+    fn zero_grad(&mut self) {
+        self.visit_mut(&mut |p| p.zero_grad());
+    }
+
+    /// Total number of scalar parameters.
+    fn num_params(&self) -> usize {
+        let mut n = 0;
+        self.visit(&mut |p| n += p.len());
+        n
+    }
+
+    /// Parameter names in visiting order.
+    fn param_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        self.visit(&mut |p| names.push(p.name.clone()));
+        names
+    }
+}
