@@ -1,1 +1,15 @@
-//! x
+//! thresh: train, evaluate, compress and serve classifiers on the CPU.
+//!
+//! This crate holds everything the `thresh` command does, callable as a library. The compute
+//! engine (tensors, layers, optimisers) is the `thresh-core` crate, re-exported as [`core`].
+//!
+//! - [`bench`]: the reference-model benchmark, run on the same synthetic batches as the
+//!   PyTorch script it is compared with.
+//! - [`system`]: facts about the running process (peak memory).
+
+pub mod bench;
+pub mod error;
+pub mod system;
+
+pub use error::Error;
+pub use thresh_core as core;
