@@ -41,6 +41,7 @@ pub mod error;
 pub mod gemm;
 pub mod gradcheck;
 pub mod io;
+pub mod kernels;
 pub mod layers;
 pub mod math;
 pub mod models;

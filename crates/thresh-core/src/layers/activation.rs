@@ -6,10 +6,9 @@
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
+use crate::kernels;
+
 const CHUNK: usize = 8192;
-const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
-/// 1/√(2π)
-const INV_SQRT_2PI: f32 = 0.398_942_3;
 
 /// Which element-wise non-linearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,7 +24,7 @@ impl ActivationKind {
     #[inline]
     pub fn value(self, x: f32) -> f32 {
         match self {
-            ActivationKind::Gelu => 0.5 * x * (1.0 + crate::math::erf(x * FRAC_1_SQRT_2)),
+            ActivationKind::Gelu => kernels::gelu_value(x),
             ActivationKind::Relu => x.max(0.0),
         }
     }
@@ -34,10 +33,7 @@ impl ActivationKind {
     #[inline]
     pub fn derivative(self, x: f32) -> f32 {
         match self {
-            ActivationKind::Gelu => {
-                let cdf = 0.5 * (1.0 + crate::math::erf(x * FRAC_1_SQRT_2));
-                cdf + x * INV_SQRT_2PI * crate::math::exp(-0.5 * x * x)
-            }
+            ActivationKind::Gelu => kernels::gelu_derivative(x),
             ActivationKind::Relu => {
                 if x > 0.0 {
                     1.0
@@ -73,10 +69,9 @@ impl Activation {
         self.out.resize(x.shape());
         let kind = self.kind;
         self.out.data_mut().par_chunks_mut(CHUNK).zip(x.data().par_chunks(CHUNK)).for_each(
-            |(y, x)| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = kind.value(x);
-                }
+            |(y, x)| match kind {
+                ActivationKind::Gelu => kernels::gelu(x, y),
+                ActivationKind::Relu => y.iter_mut().zip(x).for_each(|(y, &x)| *y = x.max(0.0)),
             },
         );
         &self.out
@@ -96,9 +91,12 @@ impl Activation {
             .par_chunks_mut(CHUNK)
             .zip(x.data().par_chunks(CHUNK))
             .zip(dy.data().par_chunks(CHUNK))
-            .for_each(|((dx, x), dy)| {
-                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                    *dx = dy * kind.derivative(x);
+            .for_each(|((dx, x), dy)| match kind {
+                ActivationKind::Gelu => kernels::gelu_backward(x, dy, dx),
+                ActivationKind::Relu => {
+                    for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                        *dx = if x > 0.0 { dy } else { 0.0 };
+                    }
                 }
             });
         &self.dx

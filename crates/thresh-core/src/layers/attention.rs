@@ -12,9 +12,9 @@
 use super::linear::Linear;
 use super::mask::PaddingMask;
 use crate::gemm::{matmul, View};
-use crate::math;
+use crate::kernels;
 use crate::param::{Module, Param};
-use crate::rng::{uniform_at, Rng};
+use crate::rng::Rng;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -94,7 +94,10 @@ impl MultiHeadAttention {
         let dh = d / heads;
         let scale = 1.0 / (dh as f32).sqrt();
         self.active = train && self.dropout > 0.0;
-        let (p, seed, stream, active) = (self.dropout, self.seed, self.stream, self.active);
+        let active = self.active;
+        let key = kernels::dropout_key(self.seed, self.stream);
+        let threshold = kernels::dropout_threshold(self.dropout);
+        let keep_scale = 1.0 / (1.0 - self.dropout);
         if active {
             self.stream += 1;
         }
@@ -126,18 +129,21 @@ impl MultiHeadAttention {
                     let v = View::strided(&qkv_b[2 * d + h * dh..], len, dh, 3 * d);
                     matmul(ph, seq, q, k.t(), scale, false, false);
                     for i in 0..len {
-                        softmax_in_place(&mut ph[i * seq..i * seq + len]);
+                        kernels::softmax(&mut ph[i * seq..i * seq + len]);
                     }
                     let pv = if active {
                         let dh_plane = &mut dropped[h * seq * seq..(h + 1) * seq * seq];
-                        let keep_scale = 1.0 / (1.0 - p);
                         let base = ((b * heads + h) * seq * seq) as u64;
                         for i in 0..len {
-                            for j in 0..len {
-                                let idx = i * seq + j;
-                                let keep = uniform_at(seed, stream, base + idx as u64) >= p;
-                                dh_plane[idx] = if keep { ph[idx] * keep_scale } else { 0.0 };
-                            }
+                            let row = i * seq..i * seq + len;
+                            apply_dropout_row(
+                                &ph[row.clone()],
+                                &mut dh_plane[row],
+                                key,
+                                base + (i * seq) as u64,
+                                threshold,
+                                keep_scale,
+                            );
                         }
                         &*dh_plane
                     } else {
@@ -214,10 +220,7 @@ impl MultiHeadAttention {
                                 *g = if kept != 0.0 { *g * keep_scale } else { 0.0 };
                             }
                         }
-                        let dot: f32 = row.iter().zip(p_row).map(|(g, p)| g * p).sum();
-                        for (g, &p) in row.iter_mut().zip(p_row) {
-                            *g = p * (*g - dot);
-                        }
+                        kernels::softmax_backward(row, p_row);
                     }
                     let dsv = View::strided(ds, len, len, seq);
                     // dQ = dS K · scale, dK = dSᵀ Q · scale
@@ -229,17 +232,12 @@ impl MultiHeadAttention {
     }
 }
 
-/// Replaces `row` by its softmax.
-#[inline]
-pub fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in row.iter_mut() {
-        *v = math::exp(*v - max);
-        sum += *v;
+/// Dropout on one row of probabilities; the mask is not stored, since a kept probability is
+/// recognisable after dropout by being non-zero.
+fn apply_dropout_row(p: &[f32], out: &mut [f32], key: u64, start: u64, threshold: u32, scale: f32) {
+    for (j, (o, &p)) in out.iter_mut().zip(p).enumerate() {
+        *o = if kernels::dropout_keep(key, start + j as u64, threshold) { p * scale } else { 0.0 };
     }
-    let inv = 1.0 / sum;
-    row.iter_mut().for_each(|v| *v *= inv);
 }
 
 impl Module for MultiHeadAttention {

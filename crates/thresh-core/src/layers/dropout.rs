@@ -4,7 +4,7 @@
 //! Masks come from a counter-based hash of `(seed, stream, index)`, so they do not depend on the
 //! thread count, and each forward call advances the stream.
 
-use crate::rng::uniform_at;
+use crate::kernels;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -52,9 +52,10 @@ impl Dropout {
         if !self.active {
             return x;
         }
-        let (seed, stream, p) = (self.seed, self.stream, self.p);
+        let key = kernels::dropout_key(self.seed, self.stream);
+        let threshold = kernels::dropout_threshold(self.p);
         self.stream += 1;
-        let scale = 1.0 / (1.0 - p);
+        let scale = 1.0 / (1.0 - self.p);
         self.out.resize(x.shape());
         self.mask.resize(x.len(), 0);
         self.out
@@ -64,11 +65,7 @@ impl Dropout {
             .zip(x.data().par_chunks(CHUNK))
             .enumerate()
             .for_each(|(c, ((y, m), x))| {
-                for i in 0..y.len() {
-                    let keep = uniform_at(seed, stream, (c * CHUNK + i) as u64) >= p;
-                    m[i] = keep as u8;
-                    y[i] = if keep { x[i] * scale } else { 0.0 };
-                }
+                kernels::dropout_forward(x, y, m, key, (c * CHUNK) as u64, threshold, scale);
             });
         &self.out
     }
@@ -94,11 +91,7 @@ impl Dropout {
             .par_chunks_mut(CHUNK)
             .zip(self.mask.par_chunks(CHUNK))
             .zip(dy.data().par_chunks(CHUNK))
-            .for_each(|((dx, m), dy)| {
-                for i in 0..dx.len() {
-                    dx[i] = if m[i] != 0 { dy[i] * scale } else { 0.0 };
-                }
-            });
+            .for_each(|((dx, m), dy)| kernels::dropout_backward(dy, m, scale, dx));
         &self.dx
     }
 }

@@ -3,6 +3,7 @@
 //! `y = (x − mean) / √(var + eps) · γ + β`, with the biased variance as PyTorch computes it.
 //! Shapes: input and output `[.., d]`, `γ` and `β` `[d]`.
 
+use crate::kernels;
 use crate::param::{Module, Param};
 use crate::tensor::Tensor;
 use crate::threads::{par_column_reduce, par_rows};
@@ -52,14 +53,9 @@ impl LayerNorm {
             .zip(xd.par_chunks(d))
             .with_min_len(64)
             .for_each(|((y, st), x)| {
-                let mean = x.iter().sum::<f32>() / d as f32;
-                let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-                let rstd = 1.0 / (var + eps).sqrt();
+                let (mean, rstd) = kernels::layer_norm_row(x, g, b, eps, y);
                 st[0] = mean;
                 st[1] = rstd;
-                for i in 0..d {
-                    y[i] = (x[i] - mean) * rstd * g[i] + b[i];
-                }
             });
         &self.out
     }
@@ -80,10 +76,8 @@ impl LayerNorm {
         par_column_reduce(rows, 2 * d, &mut gb, |r, acc| {
             let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
             let (xr, dr) = (&xd[r * d..(r + 1) * d], &dyd[r * d..(r + 1) * d]);
-            for i in 0..d {
-                acc[i] += dr[i] * (xr[i] - mean) * rstd;
-                acc[d + i] += dr[i];
-            }
+            let (gg, gbeta) = acc.split_at_mut(d);
+            kernels::layer_norm_param_grads(xr, dr, mean, rstd, gg, gbeta);
         });
         for (a, v) in self.gamma.grad.data_mut().iter_mut().zip(&gb[..d]) {
             *a += v;
@@ -96,17 +90,7 @@ impl LayerNorm {
         par_rows(self.dx.data_mut(), d, |r, out| {
             let (mean, rstd) = (stats[2 * r], stats[2 * r + 1]);
             let (xr, dr) = (&xd[r * d..(r + 1) * d], &dyd[r * d..(r + 1) * d]);
-            let (mut s1, mut s2) = (0.0f32, 0.0f32);
-            for i in 0..d {
-                let gd = g[i] * dr[i];
-                s1 += gd;
-                s2 += gd * (xr[i] - mean) * rstd;
-            }
-            let (m1, m2) = (s1 / d as f32, s2 / d as f32);
-            for i in 0..d {
-                let xhat = (xr[i] - mean) * rstd;
-                out[i] = rstd * (g[i] * dr[i] - m1 - xhat * m2);
-            }
+            kernels::layer_norm_row_backward(xr, dr, g, mean, rstd, out);
         });
         &self.dx
     }

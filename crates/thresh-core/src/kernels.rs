@@ -1,0 +1,394 @@
+//! Element-wise and row kernels, compiled for several x86-64 instruction sets and chosen at run
+//! time.
+//!
+//! Each kernel is written once as plain Rust in a form the compiler vectorises (fixed-width
+//! lane accumulators instead of serial sums, branch-free arithmetic from [`crate::math`]), then
+//! instantiated for AVX-512, AVX2+FMA and the baseline. Floating-point contraction is never
+//! applied, and sums always use the same 16-lane order, so all three produce bit-identical
+//! results; the choice only changes speed.
+//!
+//! This module holds the only `unsafe` calls outside [`crate::gemm`]: calling a function
+//! compiled with `#[target_feature]` requires the caller to guarantee the CPU supports it.
+#![allow(unsafe_code)]
+
+use crate::math;
+use crate::rng::mix64;
+use std::sync::OnceLock;
+
+/// The instruction set the kernels run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdLevel {
+    /// AVX-512 F/VL/DQ with AVX2 and FMA.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+    /// The compiler's baseline for the target.
+    Baseline,
+}
+
+impl std::fmt::Display for SimdLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SimdLevel::Avx512 => "avx512",
+            SimdLevel::Avx2 => "avx2+fma",
+            SimdLevel::Baseline => "baseline",
+        })
+    }
+}
+
+/// The best level this CPU supports; detected once. `THRESH_SIMD=baseline|avx2` lowers it.
+pub fn simd_level() -> SimdLevel {
+    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let detected = detect();
+        match std::env::var("THRESH_SIMD").as_deref() {
+            Ok("baseline") => SimdLevel::Baseline,
+            Ok("avx2") if detected != SimdLevel::Baseline => SimdLevel::Avx2,
+            _ => detected,
+        }
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> SimdLevel {
+    if is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+    {
+        SimdLevel::Avx512
+    } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        SimdLevel::Avx2
+    } else {
+        SimdLevel::Baseline
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> SimdLevel {
+    SimdLevel::Baseline
+}
+
+/// Defines a public kernel that dispatches to copies of `$body` compiled per [`SimdLevel`].
+macro_rules! kernel {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? { generic($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? { generic($($arg),*) }
+                match simd_level() {
+                    // SAFETY: `simd_level` returns Avx512 only when the CPU reports every
+                    // feature `avx512` is compiled with.
+                    SimdLevel::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above, for AVX2 and FMA.
+                    SimdLevel::Avx2 => return unsafe { avx2($($arg),*) },
+                    SimdLevel::Baseline => {}
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+
+const LANES: usize = 16;
+
+/// Sum with 16 independent lanes, combined in a fixed order.
+#[inline(always)]
+fn lane_sum(xs: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] += c[i];
+        }
+    }
+    for (a, &r) in acc.iter_mut().zip(rest) {
+        *a += r;
+    }
+    combine(acc)
+}
+
+/// Dot product with 16 independent lanes.
+#[inline(always)]
+fn lane_dot(xs: &[f32], ys: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let n = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..n], &ys[..n]);
+    let full = n / LANES * LANES;
+    for (cx, cy) in xs[..full].chunks_exact(LANES).zip(ys[..full].chunks_exact(LANES)) {
+        for i in 0..LANES {
+            acc[i] += cx[i] * cy[i];
+        }
+    }
+    for (a, (&x, &y)) in acc.iter_mut().zip(xs[full..].iter().zip(&ys[full..])) {
+        *a += x * y;
+    }
+    combine(acc)
+}
+
+#[inline(always)]
+fn combine(acc: [f32; LANES]) -> f32 {
+    let mut half = [0.0f32; 8];
+    for i in 0..8 {
+        half[i] = acc[i] + acc[i + 8];
+    }
+    let q = [half[0] + half[4], half[1] + half[5], half[2] + half[6], half[3] + half[7]];
+    (q[0] + q[2]) + (q[1] + q[3])
+}
+
+#[inline(always)]
+fn lane_max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = acc[i].max(c[i]);
+        }
+    }
+    for (a, &r) in acc.iter_mut().zip(rest) {
+        *a = a.max(r);
+    }
+    acc.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+kernel! {
+    /// Sum of a slice (16-lane order).
+    pub fn sum(xs: &[f32]) -> f32 {
+        lane_sum(xs)
+    }
+}
+
+kernel! {
+    /// Dot product of two equally long slices (16-lane order).
+    pub fn dot(xs: &[f32], ys: &[f32]) -> f32 {
+        lane_dot(xs, ys)
+    }
+}
+
+kernel! {
+    /// Replaces `row` by its softmax.
+    pub fn softmax(row: &mut [f32]) {
+        let max = lane_max(row);
+        for v in row.iter_mut() {
+            *v = math::exp(*v - max);
+        }
+        let inv = 1.0 / lane_sum(row);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+kernel! {
+    /// Softmax backward in place: `g ← p ⊙ (g − Σ g⊙p)`.
+    pub fn softmax_backward(g: &mut [f32], p: &[f32]) {
+        let dot = lane_dot(g, p);
+        for (g, &p) in g.iter_mut().zip(p) {
+            *g = p * (*g - dot);
+        }
+    }
+}
+
+const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+/// 1/√(2π)
+const INV_SQRT_2PI: f32 = 0.398_942_3;
+
+/// GELU at one point, erf form.
+#[inline(always)]
+pub fn gelu_value(x: f32) -> f32 {
+    0.5 * x * (1.0 + math::erf(x * FRAC_1_SQRT_2))
+}
+
+/// GELU's derivative at one point.
+#[inline(always)]
+pub fn gelu_derivative(x: f32) -> f32 {
+    let cdf = 0.5 * (1.0 + math::erf(x * FRAC_1_SQRT_2));
+    cdf + x * INV_SQRT_2PI * math::exp(-0.5 * x * x)
+}
+
+kernel! {
+    /// `y = gelu(x)` element-wise.
+    pub fn gelu(x: &[f32], y: &mut [f32]) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = gelu_value(x);
+        }
+    }
+}
+
+kernel! {
+    /// `dx = dy ⊙ gelu'(x)` element-wise.
+    pub fn gelu_backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+        for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+            *dx = dy * gelu_derivative(x);
+        }
+    }
+}
+
+kernel! {
+    /// `out = a + b` element-wise.
+    pub fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
+        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+            *o = a + b;
+        }
+    }
+}
+
+kernel! {
+    /// Normalises one row: `y = (x − mean)·rstd·γ + β`; returns `(mean, rstd)`.
+    pub fn layer_norm_row(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) -> (f32, f32) {
+        let d = x.len() as f32;
+        let mean = lane_sum(x) / d;
+        let mut acc = [0.0f32; LANES];
+        let chunks = x.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..LANES {
+                let t = c[i] - mean;
+                acc[i] += t * t;
+            }
+        }
+        for (a, &r) in acc.iter_mut().zip(rest) {
+            *a += (r - mean) * (r - mean);
+        }
+        let rstd = 1.0 / (combine(acc) / d + eps).sqrt();
+        for (((y, &x), &g), &b) in y.iter_mut().zip(x).zip(gamma).zip(beta) {
+            *y = (x - mean) * rstd * g + b;
+        }
+        (mean, rstd)
+    }
+}
+
+kernel! {
+    /// Input gradient of one normalised row:
+    /// `dx = rstd · (γ⊙dy − mean(γ⊙dy) − x̂ · mean(γ⊙dy⊙x̂))`, with `x̂ = (x − mean)·rstd`.
+    pub fn layer_norm_row_backward(
+        x: &[f32],
+        dy: &[f32],
+        gamma: &[f32],
+        mean: f32,
+        rstd: f32,
+        dx: &mut [f32],
+    ) {
+        let d = x.len() as f32;
+        // dx temporarily holds γ⊙dy.
+        for ((o, &g), &dy) in dx.iter_mut().zip(gamma).zip(dy) {
+            *o = g * dy;
+        }
+        let m1 = lane_sum(dx) / d;
+        let mut acc = [0.0f32; LANES];
+        let n = x.len() / LANES * LANES;
+        for (cx, cg) in x[..n].chunks_exact(LANES).zip(dx[..n].chunks_exact(LANES)) {
+            for i in 0..LANES {
+                acc[i] += cg[i] * ((cx[i] - mean) * rstd);
+            }
+        }
+        for (a, (&x, &g)) in acc.iter_mut().zip(x[n..].iter().zip(&dx[n..])) {
+            *a += g * ((x - mean) * rstd);
+        }
+        let m2 = combine(acc) / d;
+        for (o, &x) in dx.iter_mut().zip(x) {
+            *o = rstd * (*o - m1 - (x - mean) * rstd * m2);
+        }
+    }
+}
+
+kernel! {
+    /// Adds one row's contribution to the γ and β gradients: `gγ += dy ⊙ x̂`, `gβ += dy`.
+    pub fn layer_norm_param_grads(
+        x: &[f32],
+        dy: &[f32],
+        mean: f32,
+        rstd: f32,
+        g_gamma: &mut [f32],
+        g_beta: &mut [f32],
+    ) {
+        for (((gg, gb), &x), &dy) in g_gamma.iter_mut().zip(g_beta.iter_mut()).zip(x).zip(dy) {
+            *gg += dy * ((x - mean) * rstd);
+            *gb += dy;
+        }
+    }
+}
+
+/// Dropout threshold on 16-bit draws: an element is kept when its draw is at least this.
+pub fn dropout_threshold(p: f32) -> u32 {
+    (p * 65_536.0).round().clamp(0.0, 65_536.0) as u32
+}
+
+/// The key of one dropout mask, from a layer's seed and the pass's stream number.
+pub fn dropout_key(seed: u64, stream: u64) -> u64 {
+    mix64(seed ^ mix64(stream.wrapping_add(0x5851_F42D_4C95_7F2D)))
+}
+
+/// Whether element `index` of the mask with `key` is kept. Each 64-bit hash gives four 16-bit
+/// draws, for elements `4k..4k+4`.
+#[inline(always)]
+pub fn dropout_keep(key: u64, index: u64, threshold: u32) -> bool {
+    let h = mix64(key ^ (index >> 2));
+    ((h >> ((index & 3) * 16)) & 0xFFFF) as u32 >= threshold
+}
+
+kernel! {
+    /// Inverted dropout of a slice that starts at element `start` of its mask:
+    /// `y = keep ? x·scale : 0`, with the decisions written to `mask`.
+    pub fn dropout_forward(
+        x: &[f32],
+        y: &mut [f32],
+        mask: &mut [u8],
+        key: u64,
+        start: u64,
+        threshold: u32,
+        scale: f32,
+    ) {
+        for (i, ((y, m), &x)) in y.iter_mut().zip(mask.iter_mut()).zip(x).enumerate() {
+            let keep = dropout_keep(key, start + i as u64, threshold);
+            *m = keep as u8;
+            *y = if keep { x * scale } else { 0.0 };
+        }
+    }
+}
+
+kernel! {
+    /// `dx = mask ? dy·scale : 0`.
+    pub fn dropout_backward(dy: &[f32], mask: &[u8], scale: f32, dx: &mut [f32]) {
+        for ((dx, &m), &dy) in dx.iter_mut().zip(mask).zip(dy) {
+            *dx = if m != 0 { dy * scale } else { 0.0 };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_and_softmax_are_correct() {
+        let xs: Vec<f32> = (0..37).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let naive: f32 = xs.iter().sum();
+        assert!((sum(&xs) - naive).abs() < 1e-4);
+        assert!((dot(&xs, &xs) - xs.iter().map(|x| x * x).sum::<f32>()).abs() < 1e-2);
+        let mut row = xs.clone();
+        softmax(&mut row);
+        let z: f64 = xs.iter().map(|&x| (x as f64).exp()).sum();
+        for (p, &x) in row.iter().zip(&xs) {
+            assert!((*p as f64 - (x as f64).exp() / z).abs() < 1e-7);
+        }
+    }
+
+    #[test]
+    fn dropout_draws_have_the_right_rate() {
+        let key = dropout_key(3, 0);
+        let thr = dropout_threshold(0.1);
+        let kept = (0..100_000u64).filter(|&i| dropout_keep(key, i, thr)).count();
+        assert!((kept as f64 / 1e5 - 0.9).abs() < 0.005, "{kept}");
+        assert_ne!(dropout_key(3, 0), dropout_key(3, 1));
+    }
+}
