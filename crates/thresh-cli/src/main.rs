@@ -73,9 +73,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            let usage = err.downcast_ref::<thresh::Error>().is_some_and(|e| {
-                matches!(e, thresh::Error::InvalidOption { .. })
-            });
+            let usage = err
+                .downcast_ref::<thresh::Error>()
+                .is_some_and(|e| matches!(e, thresh::Error::InvalidOption { .. }));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

@@ -22,7 +22,7 @@ impl Profiler {
     pub fn print(&self, steps: usize) {
         let totals = self.totals.lock().expect("profile totals");
         let mut rows: Vec<_> = totals.iter().collect();
-        rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
         println!("{:<24} {:>12} {:>8}", "span (inclusive)", "ms/step", "calls");
         for (name, (total, calls)) in rows {
             let ms = total.as_secs_f64() * 1e3 / steps.max(1) as f64;

@@ -58,6 +58,9 @@ fn main() {
         }
         let secs = start.elapsed().as_secs_f64() / 20.0;
         let flops = 2.0 * (batch * heads * t * t * dh) as f64;
-        println!("attention QKᵀ  {batch}x{heads} of {t}x{dh}x{t}: {:.1} GFLOP/s", flops / secs / 1e9);
+        println!(
+            "attention QKᵀ  {batch}x{heads} of {t}x{dh}x{t}: {:.1} GFLOP/s",
+            flops / secs / 1e9
+        );
     });
 }

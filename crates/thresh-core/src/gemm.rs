@@ -67,7 +67,11 @@ impl<'a> View<'a> {
             self.ld
         );
         if let Some(last) = self.last_index() {
-            assert!(last < self.data.len(), "{what}: view reaches index {last} of {}", self.data.len());
+            assert!(
+                last < self.data.len(),
+                "{what}: view reaches index {last} of {}",
+                self.data.len()
+            );
         }
     }
 }
@@ -109,8 +113,7 @@ pub fn matmul(
     b.check("matmul rhs");
     let (a_rs, a_cs) = a.strides();
     let (b_rs, b_cs) = b.strides();
-    let parallelism =
-        if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: `View::check` and the destination assertions above prove that every element the
     // product reads (`a`: m×k, `b`: k×n at the given strides) and writes (`dst`: m×n at stride
     // `ld_dst`) lies inside the corresponding slice. `dst` is borrowed mutably, so it cannot

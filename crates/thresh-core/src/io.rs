@@ -53,7 +53,8 @@ pub fn save_tensors(
 
 /// Reads every tensor of a safetensors file as `f32`, in name order.
 pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>, CoreError> {
-    let bytes = std::fs::read(path).map_err(|source| CoreError::Io { path: path.into(), source })?;
+    let bytes =
+        std::fs::read(path).map_err(|source| CoreError::Io { path: path.into(), source })?;
     parse_tensors(path, &bytes)
 }
 
@@ -70,8 +71,11 @@ pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Tenso
                 dtype: format!("{:?}", view.dtype()),
             });
         }
-        let data: Vec<f32> =
-            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let t = Tensor::from_vec(data, view.shape())
             .map_err(|e| CoreError::Safetensors { path: path.into(), message: e.to_string() })?;
         out.insert(name, t);
@@ -111,7 +115,12 @@ pub fn assign_params(
     });
     let unexpected: Vec<String> = tensors.keys().filter(|k| !known.contains(*k)).cloned().collect();
     if !missing.is_empty() || !unexpected.is_empty() || !wrong_shape.is_empty() {
-        return Err(CoreError::WeightsMismatch { path: path.into(), missing, unexpected, wrong_shape });
+        return Err(CoreError::WeightsMismatch {
+            path: path.into(),
+            missing,
+            unexpected,
+            wrong_shape,
+        });
     }
     module.visit_mut(&mut |p| {
         if let Some(t) = tensors.remove(&p.name) {

@@ -318,22 +318,41 @@ kernel! {
     }
 }
 
-/// Dropout threshold on 16-bit draws: an element is kept when its draw is at least this.
-pub fn dropout_threshold(p: f32) -> u32 {
-    (p * 65_536.0).round().clamp(0.0, 65_536.0) as u32
+/// The random decisions of one dropout mask: which elements survive and how survivors are
+/// scaled. Element `i`'s decision depends only on the key and `i`, never on thread layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DropoutDraw {
+    /// Mask key, from a layer's seed and the pass's stream number.
+    pub key: u64,
+    /// An element is kept when its 16-bit draw is at least this.
+    pub threshold: u32,
+    /// Bits of the survivors' scale `1/(1−p)`.
+    scale_bits: u32,
 }
 
-/// The key of one dropout mask, from a layer's seed and the pass's stream number.
-pub fn dropout_key(seed: u64, stream: u64) -> u64 {
-    mix64(seed ^ mix64(stream.wrapping_add(0x5851_F42D_4C95_7F2D)))
-}
+impl DropoutDraw {
+    /// The mask of drop probability `p` for stream `stream` of a layer seeded with `seed`.
+    pub fn new(seed: u64, stream: u64, p: f32) -> Self {
+        DropoutDraw {
+            key: mix64(seed ^ mix64(stream.wrapping_add(0x5851_F42D_4C95_7F2D))),
+            threshold: (p * 65_536.0).round().clamp(0.0, 65_536.0) as u32,
+            scale_bits: (1.0 / (1.0 - p)).to_bits(),
+        }
+    }
 
-/// Whether element `index` of the mask with `key` is kept. Each 64-bit hash gives four 16-bit
-/// draws, for elements `4k..4k+4`.
-#[inline(always)]
-pub fn dropout_keep(key: u64, index: u64, threshold: u32) -> bool {
-    let h = mix64(key ^ (index >> 2));
-    ((h >> ((index & 3) * 16)) & 0xFFFF) as u32 >= threshold
+    /// The factor survivors are multiplied by.
+    #[inline(always)]
+    pub fn scale(&self) -> f32 {
+        f32::from_bits(self.scale_bits)
+    }
+
+    /// Whether element `index` is kept. Each 64-bit hash gives four 16-bit draws, for elements
+    /// `4k..4k+4`.
+    #[inline(always)]
+    pub fn keep(&self, index: u64) -> bool {
+        let h = mix64(self.key ^ (index >> 2));
+        ((h >> ((index & 3) * 16)) & 0xFFFF) as u32 >= self.threshold
+    }
 }
 
 kernel! {
@@ -343,13 +362,12 @@ kernel! {
         x: &[f32],
         y: &mut [f32],
         mask: &mut [u8],
-        key: u64,
+        draw: DropoutDraw,
         start: u64,
-        threshold: u32,
-        scale: f32,
     ) {
+        let scale = draw.scale();
         for (i, ((y, m), &x)) in y.iter_mut().zip(mask.iter_mut()).zip(x).enumerate() {
-            let keep = dropout_keep(key, start + i as u64, threshold);
+            let keep = draw.keep(start + i as u64);
             *m = keep as u8;
             *y = if keep { x * scale } else { 0.0 };
         }
@@ -361,6 +379,71 @@ kernel! {
     pub fn dropout_backward(dy: &[f32], mask: &[u8], scale: f32, dx: &mut [f32]) {
         for ((dx, &m), &dy) in dx.iter_mut().zip(mask).zip(dy) {
             *dx = if m != 0 { dy * scale } else { 0.0 };
+        }
+    }
+}
+
+kernel! {
+    /// Adds `bias` to every row of `x` (rows are `bias.len()` wide).
+    pub fn add_bias_rows(x: &mut [f32], bias: &[f32]) {
+        for row in x.chunks_exact_mut(bias.len()) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+    }
+}
+
+kernel! {
+    /// `u ← u + bias` (per row), then `y = gelu(u)`.
+    pub fn bias_gelu(u: &mut [f32], bias: &[f32], y: &mut [f32]) {
+        for (urow, yrow) in u.chunks_exact_mut(bias.len()).zip(y.chunks_exact_mut(bias.len())) {
+            for ((u, y), &b) in urow.iter_mut().zip(yrow.iter_mut()).zip(bias) {
+                *u += b;
+                *y = gelu_value(*u);
+            }
+        }
+    }
+}
+
+kernel! {
+    /// `out = r + (y + bias)` per row.
+    pub fn residual_bias(r: &[f32], y: &[f32], bias: &[f32], out: &mut [f32]) {
+        let w = bias.len();
+        for ((o, r), y) in out.chunks_exact_mut(w).zip(r.chunks_exact(w)).zip(y.chunks_exact(w)) {
+            for i in 0..w {
+                o[i] = r[i] + (y[i] + bias[i]);
+            }
+        }
+    }
+}
+
+kernel! {
+    /// `out = r + dropout(y + bias)` per row, for a slice starting at element `start` of the
+    /// mask of `draw`; decisions are written to `mask`.
+    pub fn residual_bias_dropout(
+        r: &[f32],
+        y: &[f32],
+        bias: &[f32],
+        out: &mut [f32],
+        mask: &mut [u8],
+        draw: DropoutDraw,
+        start: u64,
+    ) {
+        let (w, scale) = (bias.len(), draw.scale());
+        for (row, (((o, r), y), m)) in out
+            .chunks_exact_mut(w)
+            .zip(r.chunks_exact(w))
+            .zip(y.chunks_exact(w))
+            .zip(mask.chunks_exact_mut(w))
+            .enumerate()
+        {
+            let base = start + (row * w) as u64;
+            for i in 0..w {
+                let keep = draw.keep(base + i as u64);
+                m[i] = keep as u8;
+                o[i] = r[i] + if keep { (y[i] + bias[i]) * scale } else { 0.0 };
+            }
         }
     }
 }
@@ -385,10 +468,10 @@ mod tests {
 
     #[test]
     fn dropout_draws_have_the_right_rate() {
-        let key = dropout_key(3, 0);
-        let thr = dropout_threshold(0.1);
-        let kept = (0..100_000u64).filter(|&i| dropout_keep(key, i, thr)).count();
+        let draw = DropoutDraw::new(3, 0, 0.1);
+        let kept = (0..100_000u64).filter(|&i| draw.keep(i)).count();
         assert!((kept as f64 / 1e5 - 0.9).abs() < 0.005, "{kept}");
-        assert_ne!(dropout_key(3, 0), dropout_key(3, 1));
+        assert_ne!(draw.key, DropoutDraw::new(3, 1, 0.1).key);
+        assert_eq!(draw.scale(), 1.0 / 0.9);
     }
 }

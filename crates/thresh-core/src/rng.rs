@@ -61,7 +61,7 @@ impl Rng {
 
     /// Uniform integer in `[0, n)`; `n` must be positive.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 11) as u128 * n as u128 >> 53) as usize
+        (((self.next_u64() >> 11) as u128 * n as u128) >> 53) as usize
     }
 
     /// A child generator for an independent stream (e.g. one per layer).

@@ -70,12 +70,7 @@ impl Tensor {
 
     /// Product of all dimensions but the last.
     pub fn rows(&self) -> usize {
-        let c = self.cols();
-        if c == 0 {
-            0
-        } else {
-            self.data.len() / c
-        }
+        self.data.len().checked_div(self.cols()).unwrap_or(0)
     }
 
     /// Changes the shape, reusing the buffer's capacity. Contents are unspecified afterwards

@@ -18,29 +18,20 @@ const FIXTURE: &str = include_str!("fixtures/transformer_parity.json");
 const TOLERANCE: f32 = 1e-4;
 
 fn usize_field(v: &Value, key: &str) -> usize {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("`{key}` is not an unsigned integer")) as usize
+    v[key].as_u64().unwrap_or_else(|| panic!("`{key}` is not an unsigned integer")) as usize
 }
 
 fn bool_field(v: &Value, key: &str) -> bool {
-    v[key]
-        .as_bool()
-        .unwrap_or_else(|| panic!("`{key}` is not a boolean"))
+    v[key].as_bool().unwrap_or_else(|| panic!("`{key}` is not a boolean"))
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is not a string"))
+    v[key].as_str().unwrap_or_else(|| panic!("`{key}` is not a string"))
 }
 
 fn floats(v: &Value) -> Vec<f32> {
     let items = v.as_array().expect("expected an array of numbers");
-    items
-        .iter()
-        .map(|x| x.as_f64().expect("expected a number") as f32)
-        .collect()
+    items.iter().map(|x| x.as_f64().expect("expected a number") as f32).collect()
 }
 
 fn config(c: &Value) -> TransformerConfig {
@@ -126,12 +117,7 @@ fn cases() -> Vec<Case> {
                 .collect();
             let mask = PaddingMask::from_lengths(usize_field(c, "seq"), lengths).unwrap();
             let batch = TokenBatch::new(ids, mask).unwrap();
-            Case {
-                name,
-                model,
-                batch,
-                expected: floats(&c["logits"]),
-            }
+            Case { name, model, batch, expected: floats(&c["logits"]) }
         })
         .collect()
 }
@@ -145,12 +131,7 @@ fn run_all(threads: usize) -> Vec<(String, Vec<f32>, Vec<f32>)> {
             .map(|mut case| {
                 let classes = case.model.config().classes;
                 let logits = case.model.forward(&case.batch, false).unwrap();
-                assert_eq!(
-                    logits.shape(),
-                    &[case.batch.mask.batch(), classes],
-                    "{}",
-                    case.name
-                );
+                assert_eq!(logits.shape(), &[case.batch.mask.batch(), classes], "{}", case.name);
                 (case.name, logits.data().to_vec(), case.expected)
             })
             .collect()
@@ -169,11 +150,7 @@ fn classifier_forward_matches_pytorch() {
     assert_eq!(two.len(), 3, "expected three fixture cases");
     for (name, got, want) in &two {
         assert_eq!(got.len(), want.len(), "{name}: logit count");
-        let max_diff = got
-            .iter()
-            .zip(want)
-            .map(|(g, w)| (g - w).abs())
-            .fold(0.0f32, f32::max);
+        let max_diff = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
         println!("{name}: max |thresh - torch| = {max_diff:.3e}");
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             assert!(
@@ -189,9 +166,6 @@ fn classifier_forward_matches_pytorch() {
             got2.iter().map(|v| v.to_bits()).collect(),
             got1.iter().map(|v| v.to_bits()).collect(),
         );
-        assert_eq!(
-            bits2, bits1,
-            "{name}: logits differ between 2 threads and 1"
-        );
+        assert_eq!(bits2, bits1, "{name}: logits differ between 2 threads and 1");
     }
 }

@@ -77,6 +77,29 @@ impl Activation {
         &self.out
     }
 
+    /// Adds `bias` to every row of `x` in place (so `x` is what backward needs), then applies
+    /// the activation; one pass instead of two.
+    pub fn forward_bias(&mut self, x: &mut Tensor, bias: Option<&[f32]>) -> &Tensor {
+        let Some(bias) = bias else {
+            return self.forward(x);
+        };
+        let cols = bias.len();
+        assert_eq!(x.cols(), cols, "activation bias width");
+        self.out.resize(x.shape());
+        let kind = self.kind;
+        let chunk = crate::threads::rows_per_task(cols) * cols;
+        self.out.data_mut().par_chunks_mut(chunk).zip(x.data_mut().par_chunks_mut(chunk)).for_each(
+            |(y, u)| match kind {
+                ActivationKind::Gelu => kernels::bias_gelu(u, bias, y),
+                ActivationKind::Relu => {
+                    kernels::add_bias_rows(u, bias);
+                    y.iter_mut().zip(u.iter()).for_each(|(y, &x)| *y = x.max(0.0));
+                }
+            },
+        );
+        &self.out
+    }
+
     /// The output of the last forward pass.
     pub fn output(&self) -> &Tensor {
         &self.out

@@ -88,6 +88,31 @@ impl MultiHeadAttention {
 
     /// Self-attention over `x` (`[batch · seq, d]`) with the given padding.
     pub fn forward(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) -> &Tensor {
+        self.attend(x, mask, train);
+        let (y, bias) = self.out.forward_unbiased(&self.ctx);
+        if let Some(b) = bias {
+            crate::threads::par_rows(y.data_mut(), b.len(), |_, row| {
+                row.iter_mut().zip(b).for_each(|(v, b)| *v += b)
+            });
+        }
+        y
+    }
+
+    /// Like [`MultiHeadAttention::forward`], but leaves the output projection's bias to the
+    /// caller (to be fused into the residual step): returns the unbiased output and the bias.
+    pub fn forward_unbiased(
+        &mut self,
+        x: &Tensor,
+        mask: &PaddingMask,
+        train: bool,
+    ) -> (&Tensor, Option<&[f32]>) {
+        self.attend(x, mask, train);
+        let (y, bias) = self.out.forward_unbiased(&self.ctx);
+        (y, bias)
+    }
+
+    /// Everything up to the output projection: fills `ctx`.
+    fn attend(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) {
         let d = self.out.d_in();
         let (batch, seq, heads) = (mask.batch(), mask.seq(), self.heads);
         assert_eq!(x.rows(), batch * seq, "attention input rows");
@@ -95,29 +120,31 @@ impl MultiHeadAttention {
         let scale = 1.0 / (dh as f32).sqrt();
         self.active = train && self.dropout > 0.0;
         let active = self.active;
-        let key = kernels::dropout_key(self.seed, self.stream);
-        let threshold = kernels::dropout_threshold(self.dropout);
-        let keep_scale = 1.0 / (1.0 - self.dropout);
+        let draw = kernels::DropoutDraw::new(self.seed, self.stream, self.dropout);
         if active {
             self.stream += 1;
         }
         self.mask.clone_from(mask);
-        let qkv = self.qkv.forward(x);
+        let (qkv, qkv_bias) = self.qkv.forward_unbiased(x);
         let plane = heads * seq * seq;
         self.probs.resize(batch * plane, 0.0);
         // Without dropout, each sequence gets a one-element placeholder chunk.
         let dropped_chunk = if active { plane } else { 1 };
         self.dropped.resize(batch * dropped_chunk, 0.0);
         self.ctx.resize(&[batch * seq, d]);
-        let qkv = qkv.data();
         self.probs
             .par_chunks_mut(plane)
             .zip(self.dropped.par_chunks_mut(dropped_chunk))
             .zip(self.ctx.data_mut().par_chunks_mut(seq * d))
+            .zip(qkv.data_mut().par_chunks_mut(seq * 3 * d))
             .enumerate()
-            .for_each(|(b, ((probs, dropped), ctx))| {
+            .for_each(|(b, (((probs, dropped), ctx), qkv_b))| {
                 let len = mask.len(b);
-                let qkv_b = &qkv[b * seq * 3 * d..(b + 1) * seq * 3 * d];
+                // The projection's bias is added here, per sequence, while its rows are in cache.
+                if let Some(bias) = qkv_bias {
+                    kernels::add_bias_rows(qkv_b, bias);
+                }
+                let qkv_b = &*qkv_b;
                 ctx[len * d..].fill(0.0);
                 if len < seq {
                     probs.fill(0.0);
@@ -139,10 +166,8 @@ impl MultiHeadAttention {
                             apply_dropout_row(
                                 &ph[row.clone()],
                                 &mut dh_plane[row],
-                                key,
+                                draw,
                                 base + (i * seq) as u64,
-                                threshold,
-                                keep_scale,
                             );
                         }
                         &*dh_plane
@@ -160,7 +185,6 @@ impl MultiHeadAttention {
                     );
                 }
             });
-        self.out.forward(&self.ctx)
     }
 
     /// Accumulates parameter gradients and returns the input gradient.
@@ -234,9 +258,10 @@ impl MultiHeadAttention {
 
 /// Dropout on one row of probabilities; the mask is not stored, since a kept probability is
 /// recognisable after dropout by being non-zero.
-fn apply_dropout_row(p: &[f32], out: &mut [f32], key: u64, start: u64, threshold: u32, scale: f32) {
+fn apply_dropout_row(p: &[f32], out: &mut [f32], draw: kernels::DropoutDraw, start: u64) {
+    let scale = draw.scale();
     for (j, (o, &p)) in out.iter_mut().zip(p).enumerate() {
-        *o = if kernels::dropout_keep(key, start + j as u64, threshold) { p * scale } else { 0.0 };
+        *o = if draw.keep(start + j as u64) { p * scale } else { 0.0 };
     }
 }
 

@@ -52,10 +52,8 @@ impl Dropout {
         if !self.active {
             return x;
         }
-        let key = kernels::dropout_key(self.seed, self.stream);
-        let threshold = kernels::dropout_threshold(self.p);
+        let draw = kernels::DropoutDraw::new(self.seed, self.stream, self.p);
         self.stream += 1;
-        let scale = 1.0 / (1.0 - self.p);
         self.out.resize(x.shape());
         self.mask.resize(x.len(), 0);
         self.out
@@ -65,9 +63,57 @@ impl Dropout {
             .zip(x.data().par_chunks(CHUNK))
             .enumerate()
             .for_each(|(c, ((y, m), x))| {
-                kernels::dropout_forward(x, y, m, key, (c * CHUNK) as u64, threshold, scale);
+                kernels::dropout_forward(x, y, m, draw, (c * CHUNK) as u64);
             });
         &self.out
+    }
+
+    /// `out = residual + dropout(y + bias)` in one pass (bias per row of width `y.cols()`).
+    /// Backward is [`Dropout::backward`], giving the gradient at `y + bias`; the residual's
+    /// gradient is the output gradient itself.
+    pub fn forward_residual(
+        &mut self,
+        residual: &Tensor,
+        y: &Tensor,
+        bias: Option<&[f32]>,
+        out: &mut Tensor,
+        train: bool,
+    ) {
+        assert_eq!(residual.shape(), y.shape(), "residual and branch shapes");
+        let cols = y.cols();
+        let zeros;
+        let bias = match bias {
+            Some(b) => b,
+            None => {
+                zeros = vec![0.0; cols];
+                &zeros
+            }
+        };
+        out.resize(y.shape());
+        self.active = train && self.p > 0.0;
+        let chunk = crate::threads::rows_per_task(cols) * cols;
+        let (r, yd) = (residual.data(), y.data());
+        if !self.active {
+            out.data_mut()
+                .par_chunks_mut(chunk)
+                .zip(r.par_chunks(chunk))
+                .zip(yd.par_chunks(chunk))
+                .for_each(|((o, r), y)| kernels::residual_bias(r, y, bias, o));
+            return;
+        }
+        let draw = kernels::DropoutDraw::new(self.seed, self.stream, self.p);
+        self.stream += 1;
+        self.mask.resize(y.len(), 0);
+        out.data_mut()
+            .par_chunks_mut(chunk)
+            .zip(self.mask.par_chunks_mut(chunk))
+            .zip(r.par_chunks(chunk))
+            .zip(yd.par_chunks(chunk))
+            .enumerate()
+            .for_each(|(c, (((o, m), r), y))| {
+                let start = (c * chunk) as u64;
+                kernels::residual_bias_dropout(r, y, bias, o, m, draw, start);
+            });
     }
 
     /// The output of the last forward pass, given the input it was called with.

@@ -66,6 +66,7 @@ pub struct EncoderBlock {
     dx: Tensor,
 }
 
+/// `out = a + b`.
 fn add_into(out: &mut Tensor, a: &Tensor, b: &Tensor) {
     out.resize(a.shape());
     out.data_mut()
@@ -121,31 +122,30 @@ impl EncoderBlock {
     }
 
     /// Runs the block on `x` (`[batch · seq, d]`).
+    ///
+    /// Biases of the projections are fused into the element-wise step that follows each
+    /// product (attention heads, GELU, residual sums), saving a pass over each output.
     pub fn forward(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) -> &Tensor {
         if self.norm_first {
             let a = self.norm1.forward(x);
-            let s = self.attention.forward(a, mask, train);
-            let s = self.drop_attn.forward(s, train);
-            add_into(&mut self.res1, x, s);
+            let (s, bias) = self.attention.forward_unbiased(a, mask, train);
+            self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
             let b = self.norm2.forward(&self.res1);
-            let u = self.up.forward(b);
-            let g = self.act.forward(u);
+            let (u, bias) = self.up.forward_unbiased(b);
+            let g = self.act.forward_bias(u, bias);
             let g = self.drop_ffn.forward(g, train);
-            let v = self.down.forward(g);
-            let v = self.drop_out.forward(v, train);
-            add_into(&mut self.res2, &self.res1, v);
+            let (v, bias) = self.down.forward_unbiased(g);
+            self.drop_out.forward_residual(&self.res1, v, bias, &mut self.res2, train);
             &self.res2
         } else {
-            let s = self.attention.forward(x, mask, train);
-            let s = self.drop_attn.forward(s, train);
-            add_into(&mut self.res1, x, s);
+            let (s, bias) = self.attention.forward_unbiased(x, mask, train);
+            self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
             let h = self.norm1.forward(&self.res1);
-            let u = self.up.forward(h);
-            let g = self.act.forward(u);
+            let (u, bias) = self.up.forward_unbiased(h);
+            let g = self.act.forward_bias(u, bias);
             let g = self.drop_ffn.forward(g, train);
-            let v = self.down.forward(g);
-            let v = self.drop_out.forward(v, train);
-            add_into(&mut self.res2, h, v);
+            let (v, bias) = self.down.forward_unbiased(g);
+            self.drop_out.forward_residual(h, v, bias, &mut self.res2, train);
             self.norm2.forward(&self.res2)
         }
     }

@@ -27,7 +27,8 @@ impl Linear {
     pub fn new(name: &str, d_in: usize, d_out: usize, bias: bool, rng: &mut Rng) -> Self {
         let bound = 1.0 / (d_in as f32).sqrt();
         let w: Vec<f32> = (0..d_in * d_out).map(|_| rng.uniform_range(-bound, bound)).collect();
-        let weight = Param::new(format!("{name}.weight"), Tensor::from_vec(w, &[d_out, d_in]).unwrap());
+        let weight =
+            Param::new(format!("{name}.weight"), Tensor::from_vec(w, &[d_out, d_in]).unwrap());
         let bias = bias.then(|| {
             let b: Vec<f32> = (0..d_out).map(|_| rng.uniform_range(-bound, bound)).collect();
             Param::new(format!("{name}.bias"), Tensor::from_vec(b, &[d_out]).unwrap())
@@ -53,6 +54,27 @@ impl Linear {
         self.out.resize(&shape);
         Self::apply(&self.weight, self.bias.as_ref(), x, &mut self.out);
         &self.out
+    }
+
+    /// `x Wᵀ` without the bias, which the caller adds (typically fused into the next
+    /// element-wise step, saving a pass over the output). Returns the product and the bias.
+    /// Backward is unchanged: `dy` is the gradient of the biased output.
+    pub fn forward_unbiased(&mut self, x: &Tensor) -> (&mut Tensor, Option<&[f32]>) {
+        let (d_out, d_in) = (self.d_out(), self.d_in());
+        assert_eq!(x.cols(), d_in, "{}: input width", self.weight.name);
+        let mut shape = x.shape().to_vec();
+        *shape.last_mut().expect("linear input needs a last dimension") = d_out;
+        self.out.resize(&shape);
+        matmul(
+            self.out.data_mut(),
+            d_out,
+            View::new(x.data(), x.rows(), d_in),
+            View::new(self.weight.value.data(), d_out, d_in).t(),
+            1.0,
+            false,
+            true,
+        );
+        (&mut self.out, self.bias.as_ref().map(|b| b.value.data()))
     }
 
     /// The output of the last [`Linear::forward`].

@@ -134,7 +134,12 @@ mod tests {
         let mut rng = Rng::new(12);
         let z = random_tensor(&[5, 4], &mut rng);
         let labels = [0, 3, 1, 1, 2];
-        for (weights, eps) in [(None, 0.0), (Some(vec![0.5, 2.0, 1.0, 3.0]), 0.0), (None, 0.2), (Some(vec![0.5, 2.0, 1.0, 3.0]), 0.1)] {
+        for (weights, eps) in [
+            (None, 0.0),
+            (Some(vec![0.5, 2.0, 1.0, 3.0]), 0.0),
+            (None, 0.2),
+            (Some(vec![0.5, 2.0, 1.0, 3.0]), 0.1),
+        ] {
             let mut ce = CrossEntropy::new().with_class_weights(weights).with_label_smoothing(eps);
             ce.forward(&z, &labels).unwrap();
             let g = ce.grad().clone();
@@ -146,7 +151,10 @@ mod tests {
                 let minus = ce.forward(&zp, &labels).unwrap() as f64;
                 let num = (plus - minus) / 2e-2;
                 let a = g.data()[i] as f64;
-                assert!((a - num).abs() <= 1e-2 * a.abs().max(num.abs()) + 1e-3, "{i}: {a} vs {num}");
+                assert!(
+                    (a - num).abs() <= 1e-2 * a.abs().max(num.abs()) + 1e-3,
+                    "{i}: {a} vs {num}"
+                );
             }
         }
     }

@@ -29,7 +29,12 @@ pub struct Pooling {
 impl Pooling {
     /// A pooling layer of the given kind.
     pub fn new(kind: PoolingKind) -> Self {
-        Pooling { kind, mask: PaddingMask::full(0, 0), out: Tensor::default(), dx: Tensor::default() }
+        Pooling {
+            kind,
+            mask: PaddingMask::full(0, 0),
+            out: Tensor::default(),
+            dx: Tensor::default(),
+        }
     }
 
     /// Which pooling this is.

@@ -19,7 +19,10 @@ impl PositionalEmbedding {
     pub fn new(name: &str, max_len: usize, d: usize, std: f32, rng: &mut Rng) -> Self {
         let w: Vec<f32> = (0..max_len * d).map(|_| rng.normal() * std).collect();
         PositionalEmbedding {
-            weight: Param::new(format!("{name}.weight"), Tensor::from_vec(w, &[max_len, d]).unwrap()),
+            weight: Param::new(
+                format!("{name}.weight"),
+                Tensor::from_vec(w, &[max_len, d]).unwrap(),
+            ),
         }
     }
 
