@@ -126,11 +126,15 @@ impl EncoderBlock {
     /// Biases of the projections are fused into the element-wise step that follows each
     /// product (attention heads, GELU, residual sums), saving a pass over each output.
     pub fn forward(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) -> &Tensor {
+        use tracing::trace_span;
         if self.norm_first {
-            let a = self.norm1.forward(x);
+            let a = trace_span!("norm.forward").in_scope(|| self.norm1.forward(x));
+            let span = trace_span!("attention.forward").entered();
             let (s, bias) = self.attention.forward_unbiased(a, mask, train);
             self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
-            let b = self.norm2.forward(&self.res1);
+            drop(span);
+            let b = trace_span!("norm.forward").in_scope(|| self.norm2.forward(&self.res1));
+            let _span = trace_span!("ffn.forward").entered();
             let (u, bias) = self.up.forward_unbiased(b);
             let g = self.act.forward_bias(u, bias);
             let g = self.drop_ffn.forward(g, train);
@@ -138,15 +142,19 @@ impl EncoderBlock {
             self.drop_out.forward_residual(&self.res1, v, bias, &mut self.res2, train);
             &self.res2
         } else {
+            let span = trace_span!("attention.forward").entered();
             let (s, bias) = self.attention.forward_unbiased(x, mask, train);
             self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
-            let h = self.norm1.forward(&self.res1);
+            drop(span);
+            let h = trace_span!("norm.forward").in_scope(|| self.norm1.forward(&self.res1));
+            let span = trace_span!("ffn.forward").entered();
             let (u, bias) = self.up.forward_unbiased(h);
             let g = self.act.forward_bias(u, bias);
             let g = self.drop_ffn.forward(g, train);
             let (v, bias) = self.down.forward_unbiased(g);
             self.drop_out.forward_residual(h, v, bias, &mut self.res2, train);
-            self.norm2.forward(&self.res2)
+            drop(span);
+            trace_span!("norm.forward").in_scope(|| self.norm2.forward(&self.res2))
         }
     }
 
@@ -168,33 +176,42 @@ impl EncoderBlock {
             grad,
             dx,
         } = self;
+        use tracing::trace_span;
         if *norm_first {
             // y = h + drop(ffn(ln2(h))): the gradient at h is dy plus the ffn path's.
+            let span = trace_span!("ffn.backward").entered();
             let dv = drop_out.backward(dy);
             let dg = down.backward(drop_ffn.output(act.output()), dv);
             let dg = drop_ffn.backward(dg);
             let du = act.backward(up.output(), dg);
             let db = up.backward(norm2.output(), du);
-            let dh = norm2.backward(res1, db);
+            drop(span);
+            let dh = trace_span!("norm.backward").in_scope(|| norm2.backward(res1, db));
             add_into(grad, dy, dh);
             // h = x + drop(attn(ln1(x)))
+            let span = trace_span!("attention.backward").entered();
             let ds = drop_attn.backward(grad);
             let da = attention.backward(norm1.output(), ds);
-            let dxn = norm1.backward(x, da);
+            drop(span);
+            let dxn = trace_span!("norm.backward").in_scope(|| norm1.backward(x, da));
             add_into(dx, grad, dxn);
         } else {
             // y = ln2(r2), r2 = h + drop(ffn(h))
-            let dr2 = norm2.backward(res2, dy);
+            let dr2 = trace_span!("norm.backward").in_scope(|| norm2.backward(res2, dy));
+            let span = trace_span!("ffn.backward").entered();
             let dv = drop_out.backward(dr2);
             let dg = down.backward(drop_ffn.output(act.output()), dv);
             let dg = drop_ffn.backward(dg);
             let du = act.backward(up.output(), dg);
             let dh = up.backward(norm1.output(), du);
+            drop(span);
             add_into(grad, dr2, dh);
             // h = ln1(r1), r1 = x + drop(attn(x))
-            let dr1 = norm1.backward(res1, grad);
+            let dr1 = trace_span!("norm.backward").in_scope(|| norm1.backward(res1, grad));
+            let span = trace_span!("attention.backward").entered();
             let ds = drop_attn.backward(dr1);
             let dxa = attention.backward(x, ds);
+            drop(span);
             add_into(dx, dr1, dxa);
         }
         dx
