@@ -2,65 +2,19 @@
 //!
 //! Exit codes: 0 success, 1 failure of the run, 2 bad usage or bad input.
 
+mod args;
 mod profile;
+mod progress;
 
-use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::{Context, Result};
+use args::{Cli, Command, Mode};
+use clap::Parser;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use thresh::bench::{BenchMode, BenchOptions};
-
-#[derive(Parser)]
-#[command(name = "thresh", version, about = "Train, evaluate, compress and serve classifiers")]
-struct Cli {
-    /// More output: debug events from the library.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
-    /// Less output: errors only.
-    #[arg(short, long, global = true)]
-    quiet: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Time the reference Transformer on synthetic batches (training steps or inference).
-    Bench(BenchArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Mode {
-    Train,
-    Infer,
-}
-
-#[derive(clap::Args)]
-struct BenchArgs {
-    /// What to time.
-    #[arg(long, value_enum, default_value = "train")]
-    mode: Mode,
-    /// Timed steps.
-    #[arg(long, default_value_t = 30)]
-    steps: usize,
-    /// Untimed steps before timing.
-    #[arg(long, default_value_t = 5)]
-    warmup: usize,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
-    /// Sequences per batch [default: 32 for train, 64 for infer].
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Tokens per sequence.
-    #[arg(long, default_value_t = 128)]
-    seq: usize,
-    /// Print where the time goes, per layer, forward and backward.
-    #[arg(long)]
-    profile: bool,
-    /// Print the training loss of every step.
-    #[arg(long)]
-    losses: bool,
-}
+use thresh::data::Encoding;
+use thresh::predict::Predictor;
+use thresh::train::{Observer, Silent};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,13 +26,22 @@ fn main() -> ExitCode {
     match run(cli, profiler) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {err:#}");
-            let usage = err
-                .downcast_ref::<thresh::Error>()
-                .is_some_and(|e| matches!(e, thresh::Error::InvalidOption { .. }));
+            let usage = err.downcast_ref::<thresh::Error>().is_some_and(thresh::Error::is_usage);
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
+}
+
+/// A closed pipe on standard output (`thresh predict m | head`) ends the command quietly.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_tracing(verbose: u8, quiet: bool, profiler: Option<profile::Profiler>) {
@@ -91,12 +54,78 @@ fn init_tracing(verbose: u8, quiet: bool, profiler: Option<profile::Profiler>) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("THRESH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_filter(filter);
     tracing_subscriber::registry().with(fmt).with(profiler).init();
 }
 
 fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
+    let quiet = cli.quiet;
     match cli.command {
+        Command::Train(args) => {
+            let mut keras = progress::KerasProgress::new(std::io::stdout().is_terminal());
+            let observer: &mut dyn Observer = if quiet { &mut Silent } else { &mut keras };
+            let outcome = match &args.resume {
+                Some(dir) => thresh::train::resume(dir, args.threads, observer)?,
+                None => {
+                    let options = args.to_options()?;
+                    let command: Vec<String> = std::env::args().collect();
+                    thresh::train::train(&options, &command, observer)?
+                }
+            };
+            if !quiet {
+                let mut out = std::io::stdout().lock();
+                if let Some(report) = &outcome.test {
+                    write!(out, "\ntest report\n{}", report.render())?;
+                }
+                writeln!(out, "model written to {}", outcome.out.display())?;
+            }
+            Ok(())
+        }
+        Command::Eval(args) => {
+            let read = args.read.to_options(true)?;
+            let mut predictor = Predictor::load(&args.model, args.threads)?;
+            let report = predictor.evaluate_file(&args.file, &read)?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                out.write_all(report.to_json_string().as_bytes())?;
+            } else {
+                write!(out, "{}", report.render())?;
+            }
+            Ok(())
+        }
+        Command::Predict(args) => {
+            let encoding: Encoding = args.encoding.parse().map_err(|e| {
+                thresh::Error::InvalidOption { flag: "--encoding", message: format!("{e}") }
+            })?;
+            let mut predictor = Predictor::load(&args.model, args.threads)?;
+            let path = args.file.as_deref().filter(|p| p.as_os_str() != "-");
+            let texts = thresh::data::read_lines(path, encoding)?;
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            // Bounded chunks keep memory flat on large inputs.
+            for chunk in refs.chunks(4096) {
+                for p in predictor.predict(chunk, args.top_k)? {
+                    serde_json::to_writer(&mut out, &p).context("writing predictions")?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
+        Command::Doctor(args) => {
+            let report = thresh::doctor::run(args.threads)?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                write!(out, "{}", report.render())?;
+            }
+            Ok(())
+        }
         Command::Bench(args) => {
             let options = BenchOptions {
                 mode: match args.mode {

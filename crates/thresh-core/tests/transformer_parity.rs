@@ -56,6 +56,7 @@ fn config(c: &Value) -> TransformerConfig {
         dropout: 0.0,
         attention_dropout: 0.0,
         embedding_dropout: 0.0,
+        head_dropout: 0.0,
         activation,
         norm_first: bool_field(c, "norm_first"),
         embedding_norm: false,

@@ -8,8 +8,18 @@
 //! - [`system`]: facts about the running process (peak memory).
 
 pub mod bench;
+pub mod data;
+pub mod doctor;
 pub mod error;
+pub mod eval;
+pub mod fsutil;
+pub mod infer;
+pub mod model;
+pub mod predict;
+pub mod run_record;
 pub mod system;
+pub mod text;
+pub mod train;
 
 pub use error::Error;
 pub use thresh_core as core;

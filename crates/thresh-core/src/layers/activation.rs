@@ -11,7 +11,8 @@ use crate::kernels;
 const CHUNK: usize = 8192;
 
 /// Which element-wise non-linearity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ActivationKind {
     /// Gaussian error linear unit, erf form.
     Gelu,

@@ -1,18 +1,22 @@
 //! Pooling a padded batch of sequences to one vector per sequence, over real tokens only.
 //!
 //! Shapes: input `[batch · seq, d]`, output `[batch, d]`.
-//! Mean pooling averages the first `len` rows of each sequence; first-token pooling takes
-//! row 0 (the `[CLS]` position).
+//! Mean pooling averages the first `len` rows of each sequence; max pooling takes, per
+//! dimension, the largest value over those rows (its gradient goes to the row that held it,
+//! the first on ties); first-token pooling takes row 0 (the `[CLS]` position).
 
 use super::mask::PaddingMask;
 use crate::tensor::Tensor;
 use crate::threads::par_rows;
 
 /// How a sequence becomes one vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PoolingKind {
     /// Average over real tokens.
     Mean,
+    /// Per dimension, the largest value over real tokens.
+    Max,
     /// The first token's vector.
     First,
 }
@@ -22,6 +26,8 @@ pub enum PoolingKind {
 pub struct Pooling {
     kind: PoolingKind,
     mask: PaddingMask,
+    /// For max pooling: the position that gave each output value, `[batch, d]`.
+    argmax: Vec<u32>,
     out: Tensor,
     dx: Tensor,
 }
@@ -32,6 +38,7 @@ impl Pooling {
         Pooling {
             kind,
             mask: PaddingMask::full(0, 0),
+            argmax: Vec::new(),
             out: Tensor::default(),
             dx: Tensor::default(),
         }
@@ -49,11 +56,29 @@ impl Pooling {
         self.mask.clone_from(mask);
         self.out.resize(&[batch, d]);
         let (xd, kind) = (x.data(), self.kind);
+        if kind == PoolingKind::Max {
+            self.argmax.resize(batch * d, 0);
+            let rows = self.out.data_mut().chunks_mut(d).zip(self.argmax.chunks_mut(d));
+            for (b, (out, arg)) in rows.enumerate() {
+                let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
+                out.copy_from_slice(&seq_rows[..d]);
+                arg.fill(0);
+                for (t, row) in seq_rows[..mask.len(b) * d].chunks(d).enumerate().skip(1) {
+                    for ((o, a), &v) in out.iter_mut().zip(arg.iter_mut()).zip(row) {
+                        if v > *o {
+                            *o = v;
+                            *a = t as u32;
+                        }
+                    }
+                }
+            }
+            return &self.out;
+        }
         par_rows(self.out.data_mut(), d, |b, out| {
             let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
             match kind {
                 PoolingKind::First => out.copy_from_slice(&seq_rows[..d]),
-                PoolingKind::Mean => {
+                PoolingKind::Mean | PoolingKind::Max => {
                     let len = mask.len(b);
                     out.fill(0.0);
                     for row in seq_rows[..len * d].chunks(d) {
@@ -78,11 +103,17 @@ impl Pooling {
     pub fn backward(&mut self, dy: &Tensor) -> &Tensor {
         let (seq, d) = (self.mask.seq(), dy.cols());
         self.dx.resize(&[self.mask.batch() * seq, d]);
-        let (dyd, kind, mask) = (dy.data(), self.kind, &self.mask);
+        let (dyd, kind, mask, argmax) = (dy.data(), self.kind, &self.mask, &self.argmax);
         par_rows(self.dx.data_mut(), d, |r, out| {
             let (b, t) = (r / seq, r % seq);
             let g = &dyd[b * d..(b + 1) * d];
             match kind {
+                PoolingKind::Max => {
+                    let arg = &argmax[b * d..(b + 1) * d];
+                    for ((o, &v), &a) in out.iter_mut().zip(g).zip(arg) {
+                        *o = if a as usize == t { v } else { 0.0 };
+                    }
+                }
                 PoolingKind::First if t == 0 => out.copy_from_slice(g),
                 PoolingKind::Mean if t < mask.len(b) => {
                     let inv = 1.0 / mask.len(b) as f32;
@@ -111,14 +142,21 @@ mod tests {
         assert_eq!(p.forward(&x, &mask).data(), &[2., 3.]);
         let mut f = Pooling::new(PoolingKind::First);
         assert_eq!(f.forward(&x, &mask).data(), &[1., 2.]);
+        let x = Tensor::from_vec(vec![1., 5., 3., 4., 100., 100.], &[3, 2]).unwrap();
+        let mut m = Pooling::new(PoolingKind::Max);
+        assert_eq!(m.forward(&x, &mask).data(), &[3., 5.]);
+        let dy = Tensor::from_vec(vec![1., 2.], &[1, 2]).unwrap();
+        assert_eq!(m.backward(&dy).data(), &[0., 2., 1., 0., 0., 0.]);
     }
 
-    /// Pooling is linear: central differences with step 1e-2, tolerance 1e-3.
+    /// Mean and first pooling are linear, max pooling piecewise linear (random inputs keep
+    /// values apart by far more than the step): central differences with step 1e-2,
+    /// tolerance 1e-3.
     #[test]
     fn pooling_gradient_check() {
         let mask = PaddingMask::from_lengths(4, vec![4, 2, 1]).unwrap();
         let x = random_tensor(&[12, 3], &mut Rng::new(10));
-        for kind in [PoolingKind::Mean, PoolingKind::First] {
+        for kind in [PoolingKind::Mean, PoolingKind::Max, PoolingKind::First] {
             let mut p = Pooling::new(kind);
             check_input_grad(
                 &mut p,

@@ -16,7 +16,7 @@ use crate::rng::Rng;
 use crate::tensor::Tensor;
 
 /// Architecture of a [`TransformerClassifier`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TransformerConfig {
     /// Rows of the token embedding table.
     pub vocab_size: usize,
@@ -38,6 +38,9 @@ pub struct TransformerConfig {
     pub attention_dropout: f32,
     /// Dropout on the embedding sum.
     pub embedding_dropout: f32,
+    /// Dropout on the pooled vector, before the head.
+    #[serde(default)]
+    pub head_dropout: f32,
     /// Feed-forward activation.
     pub activation: ActivationKind,
     /// Pre-LN blocks when true, post-LN otherwise.
@@ -70,6 +73,7 @@ impl TransformerConfig {
             dropout: 0.1,
             attention_dropout: 0.1,
             embedding_dropout: 0.0,
+            head_dropout: 0.0,
             activation: ActivationKind::Gelu,
             norm_first: true,
             embedding_norm: false,
@@ -96,6 +100,7 @@ impl TransformerConfig {
             ("dropout", self.dropout),
             ("attention dropout", self.attention_dropout),
             ("embedding dropout", self.embedding_dropout),
+            ("head dropout", self.head_dropout),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return bad(format!("{name} {p} is outside [0, 1)"));
@@ -152,6 +157,7 @@ pub struct TransformerClassifier {
     /// Optional layer norm on the embedding sum.
     pub embedding_norm: Option<LayerNorm>,
     embedding_dropout: Dropout,
+    head_dropout: Dropout,
     /// Encoder blocks, input side first.
     pub blocks: Vec<EncoderBlock>,
     /// Optional layer norm after the last block.
@@ -185,6 +191,7 @@ impl TransformerClassifier {
         let head = Linear::new("head", d, config.classes, true, &mut rng);
         Ok(TransformerClassifier {
             embedding_dropout: Dropout::new(config.embedding_dropout, rng.next_u64()),
+            head_dropout: Dropout::new(config.head_dropout, rng.next_u64()),
             pool: Pooling::new(config.pooling),
             config,
             tokens,
@@ -208,6 +215,7 @@ impl TransformerClassifier {
     /// replayed with the same masks.
     pub fn set_stream(&mut self, stream: u64) {
         self.embedding_dropout.set_stream(stream);
+        self.head_dropout.set_stream(stream);
         for block in &mut self.blocks {
             block.set_stream(stream);
         }
@@ -248,6 +256,7 @@ impl TransformerClassifier {
         let _span = tracing::trace_span!("pool_head.forward").entered();
         debug_assert_eq!(x.cols(), d);
         let pooled = self.pool.forward(x, mask);
+        let pooled = self.head_dropout.forward(pooled, train);
         Ok(self.head.forward(pooled))
     }
 
@@ -259,6 +268,7 @@ impl TransformerClassifier {
             positions,
             embedding_norm,
             embedding_dropout,
+            head_dropout,
             blocks,
             final_norm,
             pool,
@@ -271,7 +281,8 @@ impl TransformerClassifier {
         let batch = batch.as_ref().expect("backward called before forward");
         {
             let _span = tracing::trace_span!("pool_head.backward").entered();
-            let dpooled = head.backward(pool.output(), dlogits);
+            let dpooled = head.backward(head_dropout.output(pool.output()), dlogits);
+            let dpooled = head_dropout.backward(dpooled);
             grad.copy_from(pool.backward(dpooled));
         }
         if let Some(n) = final_norm {
@@ -351,6 +362,7 @@ mod tests {
             dropout: 0.1,
             attention_dropout: 0.1,
             embedding_dropout: 0.1,
+            head_dropout: 0.2,
             norm_first,
             embedding_norm: !norm_first,
             final_norm: norm_first,
@@ -369,7 +381,9 @@ mod tests {
         let batch =
             TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6, 1]).unwrap()).unwrap();
         let unused = Tensor::zeros(&[1]);
-        for (norm_first, pooling) in [(true, PoolingKind::Mean), (false, PoolingKind::First)] {
+        let cases =
+            [(true, PoolingKind::Mean), (false, PoolingKind::First), (true, PoolingKind::Max)];
+        for (norm_first, pooling) in cases {
             let mut model = TransformerClassifier::new(small(norm_first, pooling), 3).unwrap();
             let fwd = |m: &mut TransformerClassifier, _: &Tensor| {
                 m.set_stream(0);

@@ -1,0 +1,437 @@
+//! Command-line flags, and their conversion into library options.
+//!
+//! Training flags are all optional here: a value comes from the flag if given, else from the
+//! `--config` TOML file, else from [`TrainOptions::default`].
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use thresh::data::ReadOptions;
+use thresh::model::ModelKind;
+use thresh::text::TokenizerKind;
+use thresh::train::{ClassWeights, ScheduleKind, TrainOptions};
+use thresh_core::layers::PoolingKind;
+
+#[derive(Parser)]
+#[command(name = "thresh", version, about = "Train, evaluate, compress and serve classifiers")]
+pub struct Cli {
+    /// More output: debug events from the library (-vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: no progress, errors only.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Train a classifier on a labeled file and write a model directory.
+    Train(Box<TrainArgs>),
+    /// Score a model on a labeled file: accuracy, macro-F1, per-class table, confusion matrix.
+    Eval(EvalArgs),
+    /// Predict labels for texts, one per line, from a file or standard input; JSON lines out.
+    Predict(PredictArgs),
+    /// Show threads, SIMD level, measured GEMM rate and compiled-in backends.
+    Doctor(DoctorArgs),
+    /// Time the reference Transformer on synthetic batches (training steps or inference).
+    Bench(BenchArgs),
+}
+
+/// Flags that say how to read a data file.
+#[derive(Args, Clone, Default)]
+pub struct ReadArgs {
+    /// Text column by header name or zero-based index; repeat (or separate with commas) to
+    /// join several columns.
+    #[arg(long, value_delimiter = ',')]
+    pub text_column: Vec<String>,
+    /// Label column by header name or zero-based index.
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// File format: tsv, csv, jsonl or fasttext [default: detected].
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Text encoding of the files: utf8 or latin1 [default: utf8].
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Skip malformed rows (they are counted and reported) instead of stopping.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModelArg {
+    Transformer,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PoolingArg {
+    Mean,
+    Max,
+    First,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScheduleArg {
+    Constant,
+    Linear,
+    Cosine,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ClassWeightsArg {
+    None,
+    Balanced,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data file (TSV, CSV, JSONL or fastText format).
+    #[arg(long, required_unless_present_any = ["resume", "config"])]
+    pub train: Option<PathBuf>,
+    /// Validation file [default: a stratified --valid-fraction of --train].
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Test file, scored after training (report printed and saved as metrics.json).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Output model directory.
+    #[arg(long, required_unless_present_any = ["resume", "config"])]
+    pub out: Option<PathBuf>,
+    /// Continue the interrupted run in this directory, with its recorded options.
+    #[arg(long, conflicts_with_all = ["train", "out", "config"])]
+    pub resume: Option<PathBuf>,
+    /// TOML file of options (keys as the long flags with underscores); flags win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Share of --train held out for validation without --valid (0: none) [default: 0.1].
+    #[arg(long)]
+    pub valid_fraction: Option<f64>,
+    /// Model family [default: transformer].
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// Tokenizer: word, wordpiece or bpe (trained on the training texts), or the path of a
+    /// Hugging Face tokenizer.json or BERT vocab.txt to use as it is [default: word].
+    #[arg(long)]
+    pub tokenizer: Option<String>,
+    /// Lower-case texts before tokenizing (Unicode-aware); case is kept by default.
+    #[arg(long)]
+    pub lowercase: bool,
+    /// Drop English stop words (word tokenizer).
+    #[arg(long)]
+    pub remove_stopwords: bool,
+    /// Replace numbers by one token (word tokenizer).
+    #[arg(long)]
+    pub normalize_numbers: bool,
+    /// No bigrams of adjacent Chinese, Japanese or Korean characters (word tokenizer).
+    #[arg(long)]
+    pub no_cjk_bigrams: bool,
+    /// Word n-grams up to this length as extra tokens (word tokenizer; 1: none) [default: 2].
+    #[arg(long)]
+    pub word_ngrams: Option<usize>,
+    /// Least count of a word n-gram to enter the vocabulary [default: 2].
+    #[arg(long)]
+    pub ngram_min_count: Option<usize>,
+    /// Least count of a token to enter the vocabulary [default: 1].
+    #[arg(long)]
+    pub min_count: Option<usize>,
+    /// Largest vocabulary (word tokenizer) [default: 50000].
+    #[arg(long)]
+    pub max_vocab: Option<usize>,
+    /// Vocabulary size of a trained WordPiece or BPE tokenizer [default: 8000].
+    #[arg(long)]
+    pub subword_vocab: Option<usize>,
+    /// Tokens per text at most [default: 95th percentile of training lengths, at most 256].
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Transformer width [default: 128].
+    #[arg(long)]
+    pub d_model: Option<usize>,
+    /// Encoder blocks [default: 2].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Attention heads [default: 4].
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Feed-forward width [default: 256].
+    #[arg(long)]
+    pub d_ff: Option<usize>,
+    /// Dropout [default: 0.3].
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// Dropout on attention probabilities [default: 0.3].
+    #[arg(long)]
+    pub attention_dropout: Option<f32>,
+    /// Dropout on embeddings [default: 0.3].
+    #[arg(long)]
+    pub embedding_dropout: Option<f32>,
+    /// Dropout on the pooled vector before the head [default: 0].
+    #[arg(long)]
+    pub head_dropout: Option<f32>,
+    /// Share of training tokens replaced by [UNK] each step [default: 0].
+    #[arg(long)]
+    pub token_dropout: Option<f32>,
+    /// Pooling of the encoder output [default: max].
+    #[arg(long, value_enum)]
+    pub pooling: Option<PoolingArg>,
+    /// Post-LN blocks (as BERT) instead of pre-LN.
+    #[arg(long)]
+    pub post_ln: bool,
+    /// Passes over the training data [default: 10].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Examples per step [default: 32].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate [default: 0.001].
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// AdamW weight decay [default: 0.01].
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Share of steps for linear warmup [default: 0.1].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Learning-rate decay after warmup [default: linear].
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
+    /// Clip the global gradient norm to this (0: off) [default: 1].
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
+    /// Label smoothing [default: 0.1].
+    #[arg(long)]
+    pub label_smoothing: Option<f32>,
+    /// Class weights in the loss [default: none].
+    #[arg(long, value_enum)]
+    pub class_weights: Option<ClassWeightsArg>,
+    /// Epochs without val_loss improvement before stopping (0: never) [default: 3].
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Random seed [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (0: one per core) [default: 0].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Model directory.
+    pub model: PathBuf,
+    /// Labeled file to score.
+    pub file: PathBuf,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Model directory.
+    pub model: PathBuf,
+    /// File of texts, one per line; `-` or nothing reads standard input.
+    pub file: Option<PathBuf>,
+    /// Labels per text in `top`.
+    #[arg(long, default_value_t = 1)]
+    pub top_k: usize,
+    /// Text encoding of the input: utf8 or latin1.
+    #[arg(long, default_value = "utf8")]
+    pub encoding: String,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// Worker threads to measure with (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Mode {
+    Train,
+    Infer,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// What to time.
+    #[arg(long, value_enum, default_value = "train")]
+    pub mode: Mode,
+    /// Timed steps.
+    #[arg(long, default_value_t = 30)]
+    pub steps: usize,
+    /// Untimed steps before timing.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Sequences per batch [default: 32 for train, 64 for infer].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    /// Print where the time goes, per layer, forward and backward.
+    #[arg(long)]
+    pub profile: bool,
+    /// Print the training loss of every step.
+    #[arg(long)]
+    pub losses: bool,
+}
+
+impl ReadArgs {
+    /// Library read options; `labels_required` for files that must carry labels.
+    pub fn to_options(&self, labels_required: bool) -> Result<ReadOptions> {
+        let opts = TrainOptions {
+            train: "-".into(),
+            out: "-".into(),
+            format: self.format.clone(),
+            text_column: self.text_column.clone(),
+            label_column: self.label_column.clone(),
+            encoding: self.encoding.clone().unwrap_or_else(|| "utf8".into()),
+            skip_bad_rows: self.skip_bad_rows,
+            ..TrainOptions::default()
+        };
+        Ok(opts.read_options(labels_required)?)
+    }
+}
+
+macro_rules! set_if {
+    ($target:expr, $value:expr) => {
+        if let Some(v) = $value {
+            $target = v;
+        }
+    };
+}
+
+impl TrainArgs {
+    /// The run's options: defaults, then the config file, then the flags.
+    pub fn to_options(&self) -> Result<TrainOptions> {
+        let mut o = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+                toml::from_str::<TrainOptions>(&text).map_err(|e| thresh::Error::InvalidOption {
+                    flag: "--config",
+                    message: format!("{}: {e}", path.display()),
+                })?
+            }
+            None => TrainOptions::default(),
+        };
+        set_if!(o.train, self.train.clone());
+        set_if!(o.out, self.out.clone());
+        if self.valid.is_some() {
+            o.valid = self.valid.clone();
+        }
+        if self.test.is_some() {
+            o.test = self.test.clone();
+        }
+        if !self.read.text_column.is_empty() {
+            o.text_column = self.read.text_column.clone();
+        }
+        if self.read.label_column.is_some() {
+            o.label_column = self.read.label_column.clone();
+        }
+        if self.read.format.is_some() {
+            o.format = self.read.format.clone();
+        }
+        set_if!(o.encoding, self.read.encoding.clone());
+        o.skip_bad_rows |= self.read.skip_bad_rows;
+        set_if!(o.valid_fraction, self.valid_fraction);
+        set_if!(
+            o.model,
+            self.model.map(|m| match m {
+                ModelArg::Transformer => ModelKind::Transformer,
+            })
+        );
+        if let Some(t) = &self.tokenizer {
+            match t.parse::<TokenizerKind>() {
+                Ok(kind) => o.tokenizer.kind = kind,
+                Err(_) if std::path::Path::new(t).is_file() => {
+                    o.pretrained_tokenizer = Some(PathBuf::from(t))
+                }
+                Err(_) => {
+                    return Err(thresh::Error::InvalidOption {
+                        flag: "--tokenizer",
+                        message: format!(
+                            "{t:?} is neither word, wordpiece, bpe nor an existing tokenizer file"
+                        ),
+                    }
+                    .into())
+                }
+            }
+        }
+        o.tokenizer.lowercase |= self.lowercase;
+        o.tokenizer.remove_stopwords |= self.remove_stopwords;
+        o.tokenizer.normalize_numbers |= self.normalize_numbers;
+        o.tokenizer.cjk_bigrams &= !self.no_cjk_bigrams;
+        set_if!(o.tokenizer.word_ngrams, self.word_ngrams);
+        set_if!(o.tokenizer.min_count, self.min_count);
+        set_if!(o.tokenizer.ngram_min_count, self.ngram_min_count);
+        set_if!(o.tokenizer.max_vocab, self.max_vocab);
+        set_if!(o.tokenizer.subword_vocab, self.subword_vocab);
+        if self.max_length.is_some() {
+            o.max_length = self.max_length;
+        }
+        set_if!(o.d_model, self.d_model);
+        set_if!(o.layers, self.layers);
+        set_if!(o.heads, self.heads);
+        set_if!(o.d_ff, self.d_ff);
+        set_if!(o.dropout, self.dropout);
+        set_if!(o.attention_dropout, self.attention_dropout);
+        set_if!(o.embedding_dropout, self.embedding_dropout);
+        set_if!(o.head_dropout, self.head_dropout);
+        set_if!(o.token_dropout, self.token_dropout);
+        set_if!(
+            o.pooling,
+            self.pooling.map(|p| match p {
+                PoolingArg::Mean => PoolingKind::Mean,
+                PoolingArg::Max => PoolingKind::Max,
+                PoolingArg::First => PoolingKind::First,
+            })
+        );
+        o.norm_first &= !self.post_ln;
+        set_if!(o.epochs, self.epochs);
+        set_if!(o.batch_size, self.batch_size);
+        set_if!(o.lr, self.lr);
+        set_if!(o.weight_decay, self.weight_decay);
+        set_if!(o.warmup, self.warmup);
+        set_if!(
+            o.schedule,
+            self.schedule.map(|s| match s {
+                ScheduleArg::Constant => ScheduleKind::Constant,
+                ScheduleArg::Linear => ScheduleKind::Linear,
+                ScheduleArg::Cosine => ScheduleKind::Cosine,
+            })
+        );
+        set_if!(o.clip_norm, self.clip_norm);
+        set_if!(o.label_smoothing, self.label_smoothing);
+        set_if!(
+            o.class_weights,
+            self.class_weights.map(|c| match c {
+                ClassWeightsArg::None => ClassWeights::None,
+                ClassWeightsArg::Balanced => ClassWeights::Balanced,
+            })
+        );
+        set_if!(o.patience, self.patience);
+        set_if!(o.seed, self.seed);
+        set_if!(o.threads, self.threads);
+        Ok(o)
+    }
+}

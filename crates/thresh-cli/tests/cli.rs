@@ -1,0 +1,388 @@
+//! End-to-end tests of the `thresh` binary: bad input answered with exit code 2 and a message
+//! naming the file, line or column; training output; evaluation and prediction; determinism;
+//! resuming a killed run.
+//!
+//! Every test makes its own small data in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn thresh() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_thresh"))
+}
+
+fn run(args: &[&str]) -> Output {
+    thresh().args(args).output().expect("thresh runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit code 2 and that standard error contains every `needle`.
+fn assert_usage_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A learnable three-class text file: the class is given away by a keyword among filler words.
+fn write_corpus(path: &Path, rows: usize, seed: u64) {
+    let keywords = [
+        ("sport", ["match", "goal", "team"]),
+        ("food", ["pasta", "bread", "soup"]),
+        ("tech", ["laptop", "code", "chip"]),
+    ];
+    let filler = ["the", "a", "today", "really", "we", "saw", "some", "very", "new", "old"];
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let mut text = String::from("text\tlabel\n");
+    for i in 0..rows {
+        let (label, words) = keywords[i % 3];
+        let mut line = Vec::new();
+        for _ in 0..(3 + next(5)) {
+            line.push(filler[next(filler.len())]);
+        }
+        line.insert(next(line.len() + 1), words[next(3)]);
+        text.push_str(&format!("{}\t{label}\n", line.join(" ")));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+const SMALL: &[&str] =
+    &["--d-model", "16", "--layers", "1", "--heads", "2", "--d-ff", "32", "--threads", "2"];
+
+fn train_small(dir: &Path, extra: &[&str]) -> (PathBuf, Output) {
+    let train = dir.join("train.tsv");
+    if !train.exists() {
+        write_corpus(&train, 300, 1);
+    }
+    let out = dir.join("model");
+    let mut args =
+        vec!["train", "--train", train.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "train failed: {}", stderr(&o));
+    (out, o)
+}
+
+#[test]
+fn missing_empty_and_headerless_files_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let o = run(&["train", "--train", "/nonexistent/train.tsv", "--out", out.to_str().unwrap()]);
+    assert_usage_error(&o, &["/nonexistent/train.tsv"]);
+
+    let empty = dir.path().join("empty.tsv");
+    std::fs::write(&empty, "").unwrap();
+    let o = run(&["train", "--train", empty.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_usage_error(&o, &["empty.tsv", "no rows"]);
+
+    let header = dir.path().join("header.tsv");
+    std::fs::write(&header, "text\tlabel\n").unwrap();
+    let o = run(&["train", "--train", header.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_usage_error(&o, &["header.tsv", "no data rows"]);
+}
+
+#[test]
+fn missing_column_lists_the_columns_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.csv");
+    std::fs::write(&path, "text,label\nhello,a\nbye,b\n").unwrap();
+    let out = dir.path().join("m");
+    let o = run(&[
+        "train",
+        "--train",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--label-column",
+        "topic",
+    ]);
+    assert_usage_error(&o, &["train.csv", "topic", "text", "label"]);
+}
+
+#[test]
+fn one_class_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one.tsv");
+    std::fs::write(&path, "text\tlabel\nhello\tx\nbye\tx\n").unwrap();
+    let out = dir.path().join("m");
+    let o = run(&["train", "--train", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_usage_error(&o, &["one.tsv", "class"]);
+}
+
+#[test]
+fn malformed_rows_name_the_line_or_are_skipped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.tsv");
+    let mut bytes = b"text\tlabel\ngood one\ta\nsecond\tb\nbroken row without label\n".to_vec();
+    bytes.extend_from_slice(b"caf\xe9 latin\tb\nempty label\t \n");
+    for i in 0..60 {
+        bytes.extend_from_slice(format!("row {i} x\t{}\n", ["a", "b"][i % 2]).as_bytes());
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let out = dir.path().join("m");
+    let base = ["train", "--train", path.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let o = run(&base);
+    assert_usage_error(&o, &["bad.tsv:4"]);
+
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--skip-bad-rows", "--epochs", "1"]);
+    args.extend_from_slice(SMALL);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("skipped 3 bad rows") && text.contains("4, 5, 6"), "{text}");
+}
+
+#[test]
+fn invalid_utf8_names_line_and_column_and_latin1_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin.tsv");
+    let mut bytes = b"sentence\tlabel\n".to_vec();
+    for i in 0..40 {
+        bytes.extend_from_slice(format!("plain {i}\t{}\n", ["a", "b"][i % 2]).as_bytes());
+    }
+    bytes.extend_from_slice(b"caf\xe9 au lait\ta\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = dir.path().join("m");
+    let base = ["train", "--train", path.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let o = run(&base);
+    assert_usage_error(&o, &["latin.tsv:42", "sentence", "latin1"]);
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--encoding", "latin1", "--epochs", "1"]);
+    args.extend_from_slice(SMALL);
+    assert!(run(&args).status.success());
+}
+
+#[test]
+fn bad_flag_values_exit_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 30, 2);
+    let out = dir.path().join("m");
+    let o = run(&[
+        "train",
+        "--train",
+        train.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--heads",
+        "3",
+    ]);
+    assert_usage_error(&o, &["--heads"]);
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, "epoch = 3\n").unwrap();
+    let o = run(&[
+        "train",
+        "--train",
+        train.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_usage_error(&o, &["run.toml", "epoch"]);
+}
+
+#[test]
+fn keras_lines_without_a_terminal_then_eval_and_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let test = dir.path().join("test.tsv");
+    write_corpus(&test, 60, 9);
+    let test_arg = test.to_str().unwrap();
+    let (model, o) = train_small(
+        dir.path(),
+        &["--epochs", "8", "--lr", "1e-2", "--dropout", "0.1", "--test", test_arg],
+    );
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    let epoch = lines.iter().position(|l| *l == "Epoch 1/8").expect("epoch header");
+    let bar = lines[epoch + 1];
+    assert!(bar.starts_with("9/9 [==============================] - "), "{bar}");
+    for part in ["/step - loss: ", " - accuracy: ", " - val_loss: ", " - val_accuracy: "] {
+        assert!(bar.contains(part), "{bar}");
+    }
+    assert!(!text.contains('\r'), "a finished line only when not on a terminal");
+    assert!(text.contains("test report") && text.contains("confusion matrix"), "{text}");
+    for file in ["model.safetensors", "config.json", "history.json", "metrics.json", "run.json"] {
+        assert!(model.join(file).is_file(), "{file} missing");
+    }
+    assert!(!model.join("checkpoint.safetensors").exists());
+
+    let o = run(&["eval", model.to_str().unwrap(), test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(report["accuracy"].as_f64().unwrap() > 0.9, "{report}");
+    for key in ["macro_f1", "labels", "confusion_matrix", "per_class"] {
+        assert!(!report[key].is_null(), "{key}");
+    }
+    assert_eq!(report["per_class"]["food"]["support"], 20);
+
+    let mut child = thresh()
+        .args(["predict", model.to_str().unwrap(), "--top-k", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"we saw the goal\n\nsome soup today\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let preds: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(preds.len(), 3, "one line out per line in, blank ones included");
+    assert_eq!(preds[0]["label"], "sport");
+    assert_eq!(preds[2]["label"], "food");
+    assert_eq!(preds[0]["top"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn unseen_labels_at_evaluation_are_reported_and_scored_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train_small(dir.path(), &["--epochs", "2"]);
+    let test = dir.path().join("test.tsv");
+    std::fs::write(&test, "text\tlabel\nthe goal\tsport\nthe soup\tweather\na chip\tweather\n")
+        .unwrap();
+    let o = run(&["eval", model.to_str().unwrap(), test.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("weather 2"), "{text}");
+    let o = run(&["eval", model.to_str().unwrap(), test.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["unknown_labels"]["weather"], 2);
+    assert!(report["accuracy"].as_f64().unwrap() <= 1.0 / 3.0 + 1e-9);
+}
+
+#[test]
+fn missing_truncated_or_corrupt_model_files_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train_small(dir.path(), &["--epochs", "1"]);
+    let data = dir.path().join("train.tsv");
+    let eval = |m: &Path| run(&["eval", m.to_str().unwrap(), data.to_str().unwrap()]);
+
+    assert_usage_error(&eval(&dir.path().join("nowhere")), &["nowhere"]);
+
+    let weights = model.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    assert_usage_error(&eval(&model), &["model.safetensors"]);
+    std::fs::write(&weights, b"garbage").unwrap();
+    assert_usage_error(&eval(&model), &["model.safetensors"]);
+    std::fs::remove_file(&weights).unwrap();
+    assert_usage_error(&eval(&model), &["model.safetensors"]);
+    std::fs::write(&weights, &bytes).unwrap();
+
+    let config = model.join("config.json");
+    std::fs::write(&config, "{\"format\": ").unwrap();
+    assert_usage_error(&eval(&model), &["config.json"]);
+    std::fs::remove_file(&config).unwrap();
+    assert_usage_error(&eval(&model), &["config.json"]);
+}
+
+#[test]
+fn same_seed_and_threads_give_identical_files() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (ma, _) = train_small(a.path(), &["--epochs", "3"]);
+    let (mb, _) = train_small(b.path(), &["--epochs", "3"]);
+    for file in ["model.safetensors", "history.json", "config.json"] {
+        let (x, y) = (std::fs::read(ma.join(file)).unwrap(), std::fs::read(mb.join(file)).unwrap());
+        assert!(x == y, "{file} differs between identical runs");
+    }
+    let c = tempfile::tempdir().unwrap();
+    let (mc, _) = train_small(c.path(), &["--epochs", "3", "--seed", "7"]);
+    assert_ne!(
+        std::fs::read(ma.join("model.safetensors")).unwrap(),
+        std::fs::read(mc.join("model.safetensors")).unwrap()
+    );
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 600, 3);
+    let args = |out: &Path| -> Vec<String> {
+        let mut a: Vec<String> = ["train", "--train", train.to_str().unwrap(), "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.push(out.to_str().unwrap().to_string());
+        a.extend(SMALL.iter().map(|s| s.to_string()));
+        a.extend(["--epochs", "40", "--patience", "0"].iter().map(|s| s.to_string()));
+        a
+    };
+    let full = dir.path().join("full");
+    let o = thresh().args(args(&full)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let cut = dir.path().join("cut");
+    let mut child = thresh().args(args(&cut)).stdout(Stdio::null()).spawn().unwrap();
+    let checkpoint = cut.join("checkpoint.safetensors");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !checkpoint.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before it could be killed");
+    assert!(checkpoint.exists());
+    assert!(!cut.join("model.safetensors").exists());
+
+    let o = run(&["train", "--resume", cut.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("resuming after epoch"), "{}", stdout(&o));
+    for file in ["model.safetensors", "history.json"] {
+        let (x, y) =
+            (std::fs::read(full.join(file)).unwrap(), std::fs::read(cut.join(file)).unwrap());
+        assert!(
+            x == y,
+            "{file} of the resumed run differs from the uninterrupted one:\n{}\n---\n{}",
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(&y)
+        );
+    }
+    let o = run(&["train", "--resume", cut.to_str().unwrap()]);
+    assert_usage_error(&o, &["already finished"]);
+}
+
+#[test]
+fn config_file_values_apply_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, "epochs = 2\nbatch_size = 64\n[tokenizer]\nmin_count = 2\n").unwrap();
+    let (model, o) =
+        train_small(dir.path(), &["--config", config.to_str().unwrap(), "--epochs", "1"]);
+    assert!(stdout(&o).contains("Epoch 1/1"), "{}", stdout(&o));
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["options"]["batch_size"], 64);
+    assert_eq!(run_json["options"]["epochs"], 1);
+    assert_eq!(run_json["options"]["tokenizer"]["min_count"], 2);
+    assert_eq!(run_json["data"]["train"]["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn doctor_reports_simd_and_gemm_rate() {
+    let o = run(&["doctor", "--threads", "1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["gemm_gflops"].as_f64().unwrap() > 0.0);
+    assert!(!v["simd"].as_str().unwrap().is_empty());
+    assert_eq!(v["threads"], 1);
+}

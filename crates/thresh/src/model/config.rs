@@ -1,0 +1,85 @@
+//! `config.json`: everything needed to rebuild a trained model besides its weights.
+
+use serde::{Deserialize, Serialize};
+use thresh_core::models::TransformerConfig;
+
+/// Name of the architecture file in a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// Name of the weights file in a model directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The `format` value that marks a thresh model's `config.json`.
+pub const MODEL_FORMAT: &str = "thresh-model";
+
+/// The model families thresh trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Token embeddings, a Transformer encoder trained from scratch, pooling, a linear head.
+    Transformer,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Transformer => "transformer",
+        })
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "transformer" => Ok(ModelKind::Transformer),
+            other => Err(format!("unknown model {other:?} (expected: transformer)")),
+        }
+    }
+}
+
+/// The contents of `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// Version of this layout.
+    pub version: u32,
+    /// Version of thresh that wrote the model.
+    pub thresh_version: String,
+    /// Architecture family.
+    pub model: ModelKind,
+    /// Class labels; class `i` of the network's output is `labels[i]`.
+    pub labels: Vec<String>,
+    /// Sequences are truncated to this many tokens.
+    pub max_length: usize,
+    /// Whether texts are encoded with the tokenizer's special tokens ([CLS] ... [SEP]).
+    pub special_tokens: bool,
+    /// The tokenizer file in the directory.
+    pub tokenizer_file: String,
+    /// Architecture of a [`ModelKind::Transformer`] model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformer: Option<TransformerConfig>,
+}
+
+impl ModelConfig {
+    /// A configuration for a Transformer with the given labels.
+    pub fn transformer(
+        architecture: TransformerConfig,
+        labels: Vec<String>,
+        max_length: usize,
+        tokenizer_file: String,
+    ) -> Self {
+        ModelConfig {
+            format: MODEL_FORMAT.into(),
+            version: 1,
+            thresh_version: env!("CARGO_PKG_VERSION").into(),
+            model: ModelKind::Transformer,
+            labels,
+            max_length,
+            special_tokens: false,
+            tokenizer_file,
+            transformer: Some(architecture),
+        }
+    }
+}

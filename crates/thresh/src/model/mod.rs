@@ -1,0 +1,17 @@
+//! Trained models and the directory they live in.
+//!
+//! A model directory holds `model.safetensors` (the weights), `config.json` ([`ModelConfig`]:
+//! architecture, labels, sequence length, tokenizer file), the tokenizer (`tokenizer.json` in
+//! Hugging Face's format, or `word_tokenizer.json` for the word tokenizer), and the records of
+//! the run that made it: `history.json`, `metrics.json`, `run.json`. Every file is written
+//! atomically, so a directory is never left half-written.
+
+mod config;
+mod dir;
+mod error;
+mod network;
+
+pub use config::{ModelConfig, ModelKind, CONFIG_FILE, MODEL_FORMAT, WEIGHTS_FILE};
+pub use dir::{load, load_config, save, Model};
+pub use error::ModelError;
+pub use network::Network;

@@ -1,0 +1,64 @@
+//! The trainable network of a model, whatever its family, behind one interface.
+
+use super::config::{ModelConfig, ModelKind};
+use super::error::ModelError;
+use thresh_core::models::{TokenBatch, TransformerClassifier};
+use thresh_core::{CoreError, Module, Param, Tensor};
+
+/// A network mapping token batches to class logits.
+#[derive(Clone, Debug)]
+pub enum Network {
+    /// A Transformer encoder classifier.
+    Transformer(Box<TransformerClassifier>),
+}
+
+impl Network {
+    /// A freshly initialised network for `config`; the same seed gives the same weights.
+    pub fn new(config: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
+        match config.model {
+            ModelKind::Transformer => {
+                let arch = config.transformer.clone().ok_or_else(|| {
+                    CoreError::InvalidConfig("transformer model without its architecture".into())
+                })?;
+                Ok(Network::Transformer(Box::new(TransformerClassifier::new(arch, seed)?)))
+            }
+        }
+    }
+
+    /// Class logits `[batch, classes]`; with `train`, dropout is on and activations are kept
+    /// for [`Network::backward`].
+    pub fn forward(&mut self, batch: &TokenBatch, train: bool) -> Result<&Tensor, CoreError> {
+        match self {
+            Network::Transformer(m) => m.forward(batch, train),
+        }
+    }
+
+    /// Back-propagates the gradient of the loss with respect to the last training logits.
+    pub fn backward(&mut self, dlogits: &Tensor) {
+        match self {
+            Network::Transformer(m) => m.backward(dlogits),
+        }
+    }
+
+    /// Sets the dropout streams of the next forward pass (training uses the global step, so a
+    /// resumed run draws the same masks as an uninterrupted one).
+    pub fn set_stream(&mut self, stream: u64) {
+        match self {
+            Network::Transformer(m) => m.set_stream(stream),
+        }
+    }
+}
+
+impl Module for Network {
+    fn visit(&self, f: &mut dyn FnMut(&Param)) {
+        match self {
+            Network::Transformer(m) => m.visit(f),
+        }
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        match self {
+            Network::Transformer(m) => m.visit_mut(f),
+        }
+    }
+}

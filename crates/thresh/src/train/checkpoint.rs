@@ -1,0 +1,136 @@
+//! The per-epoch checkpoint that lets an interrupted run continue.
+//!
+//! One file, `checkpoint.safetensors` in the output directory, holds the network's weights
+//! (`model.*`), AdamW's moments (`adam.m.*`, `adam.v.*`), the best epoch's weights so far
+//! (`best.*`, when there is validation) and, in the safetensors metadata, the loop state as
+//! JSON. Being one file written atomically, it is always consistent: a run killed at any
+//! moment, even by SIGKILL, leaves the previous epoch's checkpoint or the new one.
+
+use super::events::EpochRecord;
+use crate::model::ModelError;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use thresh_core::optim::AdamW;
+use thresh_core::{io, Module, Tensor};
+
+/// File name of the checkpoint in the output directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
+/// The training loop's state after an epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// Epochs finished.
+    pub epochs_done: usize,
+    /// Optimiser steps taken.
+    pub global_step: u64,
+    /// Per-epoch metrics so far.
+    pub history: Vec<EpochRecord>,
+    /// Epoch with the lowest val_loss so far.
+    pub best_epoch: Option<usize>,
+    /// That val_loss.
+    pub best_val_loss: Option<f64>,
+    /// Epochs since the best one.
+    pub since_best: usize,
+    /// Whether early stopping ended the run.
+    pub stopped: bool,
+}
+
+/// AdamW's step count and first and second moments, in parameter order.
+pub type AdamState = (u64, Vec<(Vec<f32>, Vec<f32>)>);
+
+/// Everything a checkpoint restores.
+pub struct Checkpoint {
+    /// Loop state.
+    pub state: LoopState,
+    /// Network weights by parameter name.
+    pub model: BTreeMap<String, Tensor>,
+    /// Best weights by parameter name, if any.
+    pub best: Option<BTreeMap<String, Tensor>>,
+    /// AdamW's step count and moments, in parameter order.
+    pub adam: AdamState,
+}
+
+fn corrupt(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Corrupt { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Writes the checkpoint atomically.
+pub fn save(
+    path: &Path,
+    state: &LoopState,
+    network: &dyn Module,
+    best: Option<&[Tensor]>,
+    adam: &AdamW,
+) -> Result<(), ModelError> {
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    network.visit(&mut |p| {
+        names.push(p.name.clone());
+        values.push(p.value.clone());
+    });
+    let mut owned: Vec<(String, Tensor)> = Vec::new();
+    for (name, value) in names.iter().zip(&values) {
+        owned.push((format!("model.{name}"), value.clone()));
+    }
+    if let Some(best) = best {
+        for (name, value) in names.iter().zip(best) {
+            owned.push((format!("best.{name}"), value.clone()));
+        }
+    }
+    for (i, (name, value)) in names.iter().zip(&values).enumerate() {
+        let (m, v) = adam.moments().get(i).cloned().unwrap_or_default();
+        if m.len() == value.len() {
+            owned.push((format!("adam.m.{name}"), Tensor::from_vec(m, value.shape())?));
+            owned.push((format!("adam.v.{name}"), Tensor::from_vec(v, value.shape())?));
+        }
+    }
+    let refs: Vec<(String, &Tensor)> = owned.iter().map(|(n, t)| (n.clone(), t)).collect();
+    let mut meta = HashMap::new();
+    let mut state_json = serde_json::to_value(state).map_err(|e| corrupt(path, e.to_string()))?;
+    state_json["adam_step"] = adam.steps().into();
+    meta.insert("state".to_string(), state_json.to_string());
+    io::save_tensors(path, &refs, Some(meta))?;
+    Ok(())
+}
+
+/// Reads a checkpoint written by [`save`] for `network`'s parameters.
+pub fn load(path: &Path, network: &dyn Module) -> Result<Checkpoint, ModelError> {
+    let bytes =
+        std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| corrupt(path, format!("not a valid checkpoint: {e}")))?;
+    let state_text = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("state"))
+        .ok_or_else(|| corrupt(path, "checkpoint has no loop state"))?;
+    let state_json: serde_json::Value =
+        serde_json::from_str(state_text).map_err(|e| corrupt(path, e.to_string()))?;
+    let adam_step = state_json["adam_step"].as_u64().unwrap_or(0);
+    let state: LoopState =
+        serde_json::from_value(state_json).map_err(|e| corrupt(path, e.to_string()))?;
+    let mut tensors = io::parse_tensors(path, &bytes)?;
+    let mut names = Vec::new();
+    network.visit(&mut |p| names.push(p.name.clone()));
+    let mut take = |prefix: &str, name: &str| tensors.remove(&format!("{prefix}.{name}"));
+    let mut model = BTreeMap::new();
+    let mut best = BTreeMap::new();
+    let mut moments = Vec::new();
+    for name in &names {
+        let w = take("model", name)
+            .ok_or_else(|| corrupt(path, format!("checkpoint lacks weights of {name}")))?;
+        model.insert(name.clone(), w);
+        if let Some(b) = take("best", name) {
+            best.insert(name.clone(), b);
+        }
+        if let (Some(m), Some(v)) = (take("adam.m", name), take("adam.v", name)) {
+            moments.push((m.into_vec(), v.into_vec()));
+        }
+    }
+    if !moments.is_empty() && moments.len() != names.len() {
+        return Err(corrupt(path, "checkpoint has optimiser state for only some parameters"));
+    }
+    let best = (best.len() == names.len()).then_some(best);
+    Ok(Checkpoint { state, model, best, adam: (adam_step, moments) })
+}

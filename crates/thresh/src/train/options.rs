@@ -1,0 +1,321 @@
+//! Everything a training run can be told, with the defaults that work without flags.
+//!
+//! The same struct is read from a TOML file (`--config run.toml`, keys as the field names
+//! below, tokenizer settings under `[tokenizer]`), overridden by command-line flags, and
+//! written into `run.json`, so a run can be repeated or resumed from its record.
+
+use crate::data::{ColumnSpec, Encoding, Format, ReadOptions};
+use crate::error::Error;
+use crate::model::ModelKind;
+use crate::text::TokenizerConfig;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use thresh_core::layers::PoolingKind;
+use thresh_core::optim::Schedule;
+
+/// How the learning rate moves after warmup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Constant after warmup.
+    Constant,
+    /// Linear decay to zero at the last step.
+    Linear,
+    /// Half-cosine decay to zero at the last step.
+    Cosine,
+}
+
+/// How examples are weighted in the loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeights {
+    /// Every example counts the same.
+    None,
+    /// Each class weighs `n / (classes · n_class)`, so rare classes count as much as common
+    /// ones in total.
+    Balanced,
+}
+
+/// Options of `thresh train`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainOptions {
+    /// Training data file.
+    pub train: PathBuf,
+    /// Validation file; without one, a stratified `valid_fraction` of `train` is held out.
+    pub valid: Option<PathBuf>,
+    /// Test file, scored after training into `metrics.json`.
+    pub test: Option<PathBuf>,
+    /// Output model directory.
+    pub out: PathBuf,
+    /// File format (`tsv`, `csv`, `jsonl`, `fasttext`); detected when absent.
+    pub format: Option<String>,
+    /// Text columns, by header name or zero-based index; several are joined with a space.
+    pub text_column: Vec<String>,
+    /// Label column, by header name or zero-based index.
+    pub label_column: Option<String>,
+    /// Text encoding of the data files (`utf8` or `latin1`).
+    pub encoding: String,
+    /// Skip malformed rows (reported) instead of failing.
+    pub skip_bad_rows: bool,
+    /// Share of the training data held out for validation when no `valid` file is given.
+    pub valid_fraction: f64,
+    /// Tokenizer settings.
+    pub tokenizer: TokenizerConfig,
+    /// A Hugging Face `tokenizer.json` or BERT `vocab.txt` to use instead of training one.
+    pub pretrained_tokenizer: Option<PathBuf>,
+    /// Tokens per text at most; default: the 95th percentile of training lengths, at most 256.
+    pub max_length: Option<usize>,
+    /// Model family.
+    pub model: ModelKind,
+    /// Transformer width.
+    pub d_model: usize,
+    /// Transformer encoder blocks.
+    pub layers: usize,
+    /// Attention heads per block.
+    pub heads: usize,
+    /// Feed-forward hidden width.
+    pub d_ff: usize,
+    /// Dropout after sub-layers and in the feed-forward network.
+    pub dropout: f32,
+    /// Dropout on attention probabilities.
+    pub attention_dropout: f32,
+    /// Dropout on the embeddings.
+    pub embedding_dropout: f32,
+    /// Dropout on the pooled vector before the classification head.
+    pub head_dropout: f32,
+    /// Share of training tokens replaced by `[UNK]` at each step, so the model learns to cope
+    /// with words it has not seen.
+    pub token_dropout: f32,
+    /// Pooling of the encoder output (`mean`, `max` or `first`).
+    pub pooling: PoolingKind,
+    /// Pre-LN blocks (true) or post-LN (false).
+    pub norm_first: bool,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f32,
+    /// Decoupled weight decay of AdamW (not applied to biases and norms).
+    pub weight_decay: f32,
+    /// Share of all steps spent warming the learning rate up linearly.
+    pub warmup: f64,
+    /// Learning-rate decay after warmup.
+    pub schedule: ScheduleKind,
+    /// Global gradient-norm clipping threshold; 0 turns clipping off.
+    pub clip_norm: f32,
+    /// Label smoothing of the cross-entropy.
+    pub label_smoothing: f32,
+    /// Loss weighting of classes.
+    pub class_weights: ClassWeights,
+    /// Epochs without a better val_loss before stopping; 0 turns early stopping off.
+    pub patience: usize,
+    /// Seed of initialisation, split, shuffling and dropout.
+    pub seed: u64,
+    /// Worker threads; 0 uses every core.
+    pub threads: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            train: PathBuf::new(),
+            valid: None,
+            test: None,
+            out: PathBuf::new(),
+            format: None,
+            text_column: Vec::new(),
+            label_column: None,
+            encoding: "utf8".into(),
+            skip_bad_rows: false,
+            valid_fraction: 0.1,
+            tokenizer: TokenizerConfig::default(),
+            pretrained_tokenizer: None,
+            max_length: None,
+            model: ModelKind::Transformer,
+            d_model: 128,
+            layers: 2,
+            heads: 4,
+            d_ff: 256,
+            dropout: 0.3,
+            attention_dropout: 0.3,
+            embedding_dropout: 0.3,
+            head_dropout: 0.0,
+            token_dropout: 0.0,
+            pooling: PoolingKind::Max,
+            norm_first: true,
+            epochs: 10,
+            batch_size: 32,
+            lr: 1e-3,
+            weight_decay: 0.01,
+            warmup: 0.1,
+            schedule: ScheduleKind::Linear,
+            clip_norm: 1.0,
+            label_smoothing: 0.1,
+            class_weights: ClassWeights::None,
+            patience: 3,
+            seed: 42,
+            threads: 0,
+        }
+    }
+}
+
+/// Longest sequence the default `max_length` picks.
+pub const MAX_DEFAULT_LENGTH: usize = 256;
+
+fn invalid(flag: &'static str, message: impl Into<String>) -> Error {
+    Error::InvalidOption { flag, message: message.into() }
+}
+
+impl TrainOptions {
+    /// Checks every value, naming the flag of the first bad one.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.train.as_os_str().is_empty() {
+            return Err(invalid("--train", "a training file is required"));
+        }
+        if self.out.as_os_str().is_empty() {
+            return Err(invalid("--out", "an output directory is required"));
+        }
+        self.read_options(true)?;
+        let positive = [
+            ("--epochs", self.epochs),
+            ("--batch-size", self.batch_size),
+            ("--d-model", self.d_model),
+            ("--layers", self.layers),
+            ("--heads", self.heads),
+            ("--d-ff", self.d_ff),
+        ];
+        for (flag, v) in positive {
+            if v == 0 {
+                return Err(invalid(flag, "must be at least 1"));
+            }
+        }
+        if self.d_model % self.heads != 0 {
+            return Err(invalid(
+                "--heads",
+                format!("{} heads do not divide the width {}", self.heads, self.d_model),
+            ));
+        }
+        if self.max_length == Some(0) {
+            return Err(invalid("--max-length", "must be at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) {
+            return Err(invalid(
+                "--valid-fraction",
+                format!("{} is outside [0, 1)", self.valid_fraction),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.warmup) {
+            return Err(invalid("--warmup", format!("{} is outside [0, 1]", self.warmup)));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(invalid("--lr", format!("{} is not a positive number", self.lr)));
+        }
+        for (flag, p) in [
+            ("--dropout", self.dropout),
+            ("--attention-dropout", self.attention_dropout),
+            ("--embedding-dropout", self.embedding_dropout),
+            ("--head-dropout", self.head_dropout),
+            ("--token-dropout", self.token_dropout),
+            ("--label-smoothing", self.label_smoothing),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(invalid(flag, format!("{p} is outside [0, 1)")));
+            }
+        }
+        if !(self.weight_decay >= 0.0 && self.clip_norm >= 0.0) {
+            return Err(invalid(
+                "--weight-decay",
+                "weight decay and clip norm must not be negative",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How to read this run's data files.
+    pub fn read_options(&self, labels_required: bool) -> Result<ReadOptions, Error> {
+        let format = match &self.format {
+            None => None,
+            Some(f) => Some(f.parse::<Format>().map_err(|e| invalid("--format", e.to_string()))?),
+        };
+        let encoding =
+            self.encoding.parse::<Encoding>().map_err(|e| invalid("--encoding", e.to_string()))?;
+        let text_columns = self
+            .text_column
+            .iter()
+            .map(|c| c.parse::<ColumnSpec>().map_err(|e| invalid("--text-column", e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let label_column = match &self.label_column {
+            None => None,
+            Some(c) => Some(
+                c.parse::<ColumnSpec>().map_err(|e| invalid("--label-column", e.to_string()))?,
+            ),
+        };
+        Ok(ReadOptions {
+            format,
+            text_columns,
+            label_column,
+            encoding,
+            skip_bad_rows: self.skip_bad_rows,
+            labels_required,
+        })
+    }
+
+    /// The learning-rate schedule over `total` steps.
+    pub fn lr_schedule(&self, total: u64) -> Schedule {
+        let warmup = (self.warmup * total as f64).round() as u64;
+        match self.schedule {
+            ScheduleKind::Constant if warmup == 0 => Schedule::Constant,
+            // Constant after warmup: a linear "decay" over an unreachable horizon.
+            ScheduleKind::Constant => Schedule::Linear { warmup, total: u64::MAX },
+            ScheduleKind::Linear => Schedule::Linear { warmup, total },
+            ScheduleKind::Cosine => Schedule::Cosine { warmup, total },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> TrainOptions {
+        TrainOptions { train: "t.tsv".into(), out: "m".into(), ..TrainOptions::default() }
+    }
+
+    #[test]
+    fn defaults_validate_and_bad_values_name_their_flag() {
+        valid().validate().unwrap();
+        let err = TrainOptions { heads: 3, ..valid() }.validate().unwrap_err().to_string();
+        assert!(err.contains("--heads"), "{err}");
+        let err = TrainOptions { valid_fraction: 1.0, ..valid() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--valid-fraction"), "{err}");
+        let err = TrainOptions { encoding: "ebcdic".into(), ..valid() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--encoding"), "{err}");
+        let err = TrainOptions { train: PathBuf::new(), ..valid() }.validate().unwrap_err();
+        assert!(err.to_string().contains("--train"), "{err}");
+    }
+
+    #[test]
+    fn toml_round_trip_and_unknown_keys() {
+        let opts = TrainOptions { epochs: 3, lr: 5e-4, ..valid() };
+        let text = toml::to_string(&opts).unwrap();
+        let back: TrainOptions = toml::from_str(&text).unwrap();
+        assert_eq!(back, opts);
+        let partial: TrainOptions =
+            toml::from_str("epochs = 7\n[tokenizer]\nlowercase = false\n").unwrap();
+        assert_eq!(partial.epochs, 7);
+        assert!(!partial.tokenizer.lowercase);
+        assert_eq!(partial.batch_size, TrainOptions::default().batch_size);
+        let err = toml::from_str::<TrainOptions>("epoch = 7\n").unwrap_err().to_string();
+        assert!(err.contains("epoch"), "{err}");
+    }
+
+    #[test]
+    fn constant_schedule_with_warmup_stays_flat_after_it() {
+        let opts = TrainOptions { schedule: ScheduleKind::Constant, warmup: 0.1, ..valid() };
+        let s = opts.lr_schedule(100);
+        assert!(s.factor(0) < 1.0);
+        assert!((s.factor(50) - 1.0).abs() < 1e-6 && (s.factor(99) - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,597 @@
+//! The training loop of text classifiers: data to batches, epochs with validation, early
+//! stopping, checkpoints, and the finished model directory.
+
+use super::batching::{epoch_batches, fit_length, length_quantile, make_batch, EncodedSet};
+use super::checkpoint::{self, LoopState, CHECKPOINT_FILE};
+use super::events::{EpochRecord, Observer, RunSummary, TrainEvent};
+use super::options::{ClassWeights, TrainOptions, MAX_DEFAULT_LENGTH};
+use crate::data::{read_dataset, stratified_split, Dataset};
+use crate::error::Error;
+use crate::eval::Report;
+use crate::fsutil::write_atomic;
+use crate::infer::{argmax, class_probabilities, loss_and_accuracy};
+use crate::model::{self, Model, ModelConfig, ModelKind, Network};
+use crate::run_record::{sha256_file, DataFile, RunRecord, RUN_FILE};
+use crate::text::TextTokenizer;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use thresh_core::layers::CrossEntropy;
+use thresh_core::models::{TokenBatch, TransformerConfig};
+use thresh_core::optim::{clip_grad_norm, AdamW};
+use thresh_core::{Module, Tensor, Threads};
+
+/// File name of the per-epoch metrics in a model directory.
+pub const HISTORY_FILE: &str = "history.json";
+/// File name of the test report in a model directory.
+pub const METRICS_FILE: &str = "metrics.json";
+
+/// What a finished run produced.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// The model directory.
+    pub out: PathBuf,
+    /// Data and model summary.
+    pub summary: RunSummary,
+    /// Per-epoch metrics.
+    pub history: Vec<EpochRecord>,
+    /// The epoch whose weights were kept (lowest val_loss), when there was validation.
+    pub best_epoch: Option<usize>,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// The test report, when a test file was given.
+    pub test: Option<Report>,
+}
+
+/// Trains a model as `options` say and writes it to `options.out`. `command` is recorded in
+/// `run.json`.
+pub fn train(
+    options: &TrainOptions,
+    command: &[String],
+    observer: &mut dyn Observer,
+) -> Result<TrainOutcome, Error> {
+    options.validate()?;
+    run(options, command, None, observer)
+}
+
+/// Continues the run whose output directory is `dir` from its last checkpoint, with the
+/// options recorded in its `run.json` (and `threads`, when given). The result is the model an
+/// uninterrupted run would have written.
+pub fn resume(
+    dir: &Path,
+    threads: Option<usize>,
+    observer: &mut dyn Observer,
+) -> Result<TrainOutcome, Error> {
+    let record = RunRecord::load(dir)?;
+    let mut options = record.options.clone();
+    options.out = dir.to_path_buf();
+    if let Some(t) = threads {
+        options.threads = t;
+    }
+    options.validate()?;
+    if dir.join(model::WEIGHTS_FILE).exists() && !dir.join(CHECKPOINT_FILE).exists() {
+        return Err(Error::Resume {
+            path: dir.to_path_buf(),
+            message: "the run already finished (model.safetensors is written)".into(),
+        });
+    }
+    for (role, file) in &record.data {
+        let now = sha256_file(&file.path)?;
+        if now != file.sha256 {
+            return Err(Error::Resume {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "{} data {} changed since the run started (sha256 differs)",
+                    role,
+                    file.path.display()
+                ),
+            });
+        }
+    }
+    run(&options, &record.command, Some(dir), observer)
+}
+
+/// Data of a run, read and encoded.
+struct Prepared {
+    labels: Vec<String>,
+    tokenizer: TextTokenizer,
+    max_length: usize,
+    train: EncodedSet,
+    valid: EncodedSet,
+    test: Option<(Dataset, EncodedSet)>,
+    files: BTreeMap<String, DataFile>,
+}
+
+fn single_labels(data: &Dataset) -> Result<(), Error> {
+    if let Some(ex) = data.examples.iter().find(|e| e.labels.len() > 1) {
+        return Err(Error::InvalidData {
+            path: data.path.clone(),
+            line: ex.line,
+            message: format!(
+                "{} labels on one line; the {} model predicts one label per text",
+                ex.labels.len(),
+                ModelKind::Transformer
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn class_ids(data: &Dataset, labels: &[String]) -> Vec<Option<usize>> {
+    let index: BTreeMap<&str, usize> =
+        labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    data.examples
+        .iter()
+        .map(|e| e.labels.first().and_then(|l| index.get(l.as_str()).copied()))
+        .collect()
+}
+
+fn report_skips(data: &Dataset, observer: &mut dyn Observer) {
+    if data.skipped.count > 0 {
+        let file = data.path.display().to_string();
+        observer.on_event(&TrainEvent::Skipped {
+            file: &file,
+            count: data.skipped.count,
+            first_lines: data.skipped.first.iter().map(|(l, _)| *l).collect(),
+        });
+    }
+}
+
+fn encode(
+    tokenizer: &TextTokenizer,
+    texts: &[&str],
+    labels: Vec<Option<usize>>,
+    max_length: usize,
+    special: bool,
+) -> EncodedSet {
+    let filler = tokenizer.unk_id().unwrap_or(tokenizer.pad_id());
+    let ids = tokenizer
+        .encode_batch(texts, special)
+        .into_iter()
+        .map(|ids| fit_length(ids, max_length, filler))
+        .collect();
+    EncodedSet { ids, labels }
+}
+
+fn prepare(
+    options: &TrainOptions,
+    resume_dir: Option<&Path>,
+    observer: &mut dyn Observer,
+) -> Result<Prepared, Error> {
+    let read = options.read_options(true)?;
+    let mut files = BTreeMap::new();
+    let train_data = read_dataset(&options.train, &read)?;
+    report_skips(&train_data, observer);
+    single_labels(&train_data)?;
+    train_data.require_classes(2)?;
+    files.insert(
+        "train".to_string(),
+        DataFile { path: options.train.clone(), sha256: sha256_file(&options.train)? },
+    );
+    let labels = train_data.labels();
+    let all_ids = class_ids(&train_data, &labels);
+
+    // Validation: a file, or a stratified share of the training data.
+    let (train_idx, valid_examples): (Vec<usize>, Vec<(String, Option<usize>)>) = match &options
+        .valid
+    {
+        Some(path) => {
+            let data = read_dataset(path, &read)?;
+            report_skips(&data, observer);
+            single_labels(&data)?;
+            files.insert(
+                "valid".to_string(),
+                DataFile { path: path.clone(), sha256: sha256_file(path)? },
+            );
+            let ids = class_ids(&data, &labels);
+            let unknown = ids.iter().filter(|c| c.is_none()).count();
+            if unknown > 0 {
+                tracing::warn!(
+                    file = %path.display(),
+                    unknown,
+                    "validation examples with labels absent from the training data are \
+                     left out of val_loss and val_accuracy"
+                );
+            }
+            let examples = data.examples.into_iter().zip(ids).map(|(e, c)| (e.text, c)).collect();
+            ((0..train_data.len()).collect(), examples)
+        }
+        None => {
+            let classes: Vec<usize> = all_ids.iter().map(|c| c.unwrap_or(0)).collect();
+            let (train_idx, valid_idx) =
+                stratified_split(&classes, options.valid_fraction, options.seed)?;
+            let examples = valid_idx
+                .iter()
+                .map(|&i| (train_data.examples[i].text.clone(), all_ids[i]))
+                .collect();
+            (train_idx, examples)
+        }
+    };
+    let test = match &options.test {
+        Some(path) => {
+            let data = read_dataset(path, &read)?;
+            report_skips(&data, observer);
+            single_labels(&data)?;
+            files.insert(
+                "test".to_string(),
+                DataFile { path: path.clone(), sha256: sha256_file(path)? },
+            );
+            Some(data)
+        }
+        None => None,
+    };
+
+    let train_texts: Vec<&str> =
+        train_idx.iter().map(|&i| train_data.examples[i].text.as_str()).collect();
+    let started = Instant::now();
+    let tokenizer = match (resume_dir, &options.pretrained_tokenizer) {
+        (Some(dir), _) => TextTokenizer::load(dir)?,
+        (None, Some(path)) => TextTokenizer::from_pretrained(path)?,
+        (None, None) => TextTokenizer::train(&options.tokenizer, &train_texts)?,
+    };
+    tracing::debug!(
+        tokenizer = %tokenizer.describe(),
+        seconds = started.elapsed().as_secs_f64(),
+        "tokenizer ready"
+    );
+    let special = false;
+    let train_ids = tokenizer.encode_batch(&train_texts, special);
+    let max_length = match options.max_length {
+        Some(n) => n,
+        None => {
+            let lengths: Vec<usize> = train_ids.iter().map(Vec::len).collect();
+            length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH)
+        }
+    };
+    let filler = tokenizer.unk_id().unwrap_or(tokenizer.pad_id());
+    let train = EncodedSet {
+        ids: train_ids.into_iter().map(|ids| fit_length(ids, max_length, filler)).collect(),
+        labels: train_idx.iter().map(|&i| all_ids[i]).collect(),
+    };
+    let (valid_texts, valid_labels): (Vec<&str>, Vec<Option<usize>>) =
+        valid_examples.iter().map(|(t, c)| (t.as_str(), *c)).unzip();
+    let valid = encode(&tokenizer, &valid_texts, valid_labels, max_length, special);
+    let test = test.map(|data| {
+        let texts: Vec<&str> = data.examples.iter().map(|e| e.text.as_str()).collect();
+        let ids = class_ids(&data, &labels);
+        let set = encode(&tokenizer, &texts, ids, max_length, special);
+        (data, set)
+    });
+    Ok(Prepared { labels, tokenizer, max_length, train, valid, test, files })
+}
+
+fn architecture(
+    options: &TrainOptions,
+    vocab: usize,
+    max_length: usize,
+    classes: usize,
+) -> TransformerConfig {
+    TransformerConfig {
+        vocab_size: vocab,
+        max_len: max_length,
+        d_model: options.d_model,
+        layers: options.layers,
+        heads: options.heads,
+        d_ff: options.d_ff,
+        classes,
+        dropout: options.dropout,
+        attention_dropout: options.attention_dropout,
+        embedding_dropout: options.embedding_dropout,
+        head_dropout: options.head_dropout,
+        pooling: options.pooling,
+        norm_first: options.norm_first,
+        final_norm: options.norm_first,
+        embedding_norm: !options.norm_first,
+        embedding_init_std: 0.02 * (options.d_model as f32).sqrt(),
+        ..TransformerConfig::reference()
+    }
+}
+
+/// Replaces each real token of `batch` by `unk` with probability `p`, drawn from a hash of
+/// the seed, the step and the position, so a resumed run drops the same tokens.
+fn drop_tokens(batch: &mut TokenBatch, unk: u32, p: f32, seed: u64, step: u64) {
+    let seq = batch.mask.seq();
+    let stream = thresh_core::rng::mix64(seed ^ 0x70CE_0000_0000_0000);
+    for b in 0..batch.mask.batch() {
+        for t in 0..batch.mask.len(b) {
+            let i = b * seq + t;
+            if thresh_core::rng::uniform_at(stream, step, i as u64) < p {
+                batch.ids[i] = unk;
+            }
+        }
+    }
+}
+
+/// Decoupled weight decay applies to weight matrices and embeddings, not to biases and
+/// normalisation gains, as is usual for Transformers.
+fn set_decay(network: &mut Network) {
+    network.visit_mut(&mut |p| {
+        p.decay = !(p.name.ends_with(".bias") || p.name.contains("norm"));
+    });
+}
+
+fn balanced_weights(labels: &[Option<usize>], classes: usize) -> Vec<f32> {
+    let mut counts = vec![0usize; classes];
+    for &c in labels.iter().flatten() {
+        counts[c] += 1;
+    }
+    let n: usize = counts.iter().sum();
+    counts.iter().map(|&c| if c == 0 { 0.0 } else { n as f32 / (classes * c) as f32 }).collect()
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes()).map_err(|source| Error::Io { path: path.into(), source })
+}
+
+fn snapshot(network: &Network) -> Vec<Tensor> {
+    let mut out = Vec::new();
+    network.visit(&mut |p| out.push(p.value.clone()));
+    out
+}
+
+fn restore(network: &mut Network, values: &[Tensor]) {
+    let mut i = 0;
+    network.visit_mut(&mut |p| {
+        p.value.copy_from(&values[i]);
+        i += 1;
+    });
+}
+
+fn run(
+    options: &TrainOptions,
+    command: &[String],
+    resume_dir: Option<&Path>,
+    observer: &mut dyn Observer,
+) -> Result<TrainOutcome, Error> {
+    let threads = Threads::new(options.threads)?;
+    let thread_count = threads.count();
+    threads.install(|| run_in_pool(options, command, resume_dir, thread_count, observer))
+}
+
+fn run_in_pool(
+    options: &TrainOptions,
+    command: &[String],
+    resume_dir: Option<&Path>,
+    thread_count: usize,
+    observer: &mut dyn Observer,
+) -> Result<TrainOutcome, Error> {
+    let out = options.out.clone();
+    let data = prepare(options, resume_dir, observer)?;
+    let classes = data.labels.len();
+    let arch = architecture(options, data.tokenizer.vocab_size(), data.max_length, classes);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    // The directory gets its tokenizer, configuration and run record first; the weights come
+    // at the end, so an unfinished run is never mistaken for a model.
+    std::fs::create_dir_all(&out).map_err(io(&out))?;
+    let tokenizer_file = match resume_dir {
+        Some(dir) => model::load_config(dir)?.tokenizer_file,
+        None => {
+            for stale in [model::WEIGHTS_FILE, CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE] {
+                let path = out.join(stale);
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(io(&path))?;
+                }
+            }
+            data.tokenizer.save(&out)?.into_iter().next().unwrap_or_default()
+        }
+    };
+    let config =
+        ModelConfig::transformer(arch, data.labels.clone(), data.max_length, tokenizer_file);
+    let mut network = Network::new(&config, options.seed)?;
+    set_decay(&mut network);
+    let summary = RunSummary {
+        train: data.train.len(),
+        valid: data.valid.len(),
+        test: data.test.as_ref().map_or(0, |(_, s)| s.len()),
+        classes,
+        tokenizer: data.tokenizer.describe(),
+        vocab: data.tokenizer.vocab_size(),
+        max_length: data.max_length,
+        params: network.num_params(),
+        threads: thread_count,
+    };
+    observer.on_event(&TrainEvent::Ready(&summary));
+
+    if resume_dir.is_none() {
+        write_json(&out.join(model::CONFIG_FILE), &config)?;
+        let record = RunRecord {
+            command: command.to_vec(),
+            seed: options.seed,
+            threads: thread_count,
+            thresh_version: env!("CARGO_PKG_VERSION").into(),
+            data: data.files.clone(),
+            options: options.clone(),
+        };
+        write_json(&out.join(RUN_FILE), &record)?;
+    }
+
+    let class_weights = match options.class_weights {
+        ClassWeights::None => None,
+        ClassWeights::Balanced => Some(balanced_weights(&data.train.labels, classes)),
+    };
+    let mut loss_fn = CrossEntropy::new()
+        .with_class_weights(class_weights)
+        .with_label_smoothing(options.label_smoothing);
+    let mut optimizer = AdamW::new(options.weight_decay);
+    let steps_per_epoch = data.train.len().div_ceil(options.batch_size);
+    let schedule = options.lr_schedule((steps_per_epoch * options.epochs) as u64);
+    let lengths = data.train.lengths();
+    let has_valid = !data.valid.is_empty();
+
+    let mut state = LoopState {
+        epochs_done: 0,
+        global_step: 0,
+        history: Vec::new(),
+        best_epoch: None,
+        best_val_loss: None,
+        since_best: 0,
+        stopped: false,
+    };
+    let mut best: Option<Vec<Tensor>> = None;
+    let checkpoint_path = out.join(CHECKPOINT_FILE);
+    if resume_dir.is_some() && checkpoint_path.exists() {
+        let ckpt = checkpoint::load(&checkpoint_path, &network)?;
+        let mut i = 0;
+        let names = network.param_names();
+        network.visit_mut(&mut |p| {
+            if let Some(t) = ckpt.model.get(&names[i]) {
+                p.value.copy_from(t);
+            }
+            i += 1;
+        });
+        best = ckpt.best.map(|b| names.iter().filter_map(|n| b.get(n).cloned()).collect());
+        optimizer.restore(ckpt.adam.0, ckpt.adam.1);
+        state = ckpt.state;
+        observer.on_event(&TrainEvent::Resumed { epochs_done: state.epochs_done });
+    }
+
+    let mut labels_buf = Vec::with_capacity(options.batch_size);
+    while state.epochs_done < options.epochs && !state.stopped {
+        let epoch = state.epochs_done + 1;
+        let started = Instant::now();
+        let batches = epoch_batches(&lengths, options.batch_size, options.seed, epoch);
+        observer.on_event(&TrainEvent::EpochStart {
+            epoch,
+            epochs: options.epochs,
+            steps: batches.len(),
+        });
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut lr = 0.0f32;
+        for (step, batch) in batches.iter().enumerate() {
+            let mut tokens = make_batch(&data.train.ids, batch, data.tokenizer.pad_id());
+            if options.token_dropout > 0.0 {
+                if let Some(unk) = data.tokenizer.unk_id() {
+                    drop_tokens(
+                        &mut tokens,
+                        unk,
+                        options.token_dropout,
+                        options.seed,
+                        state.global_step,
+                    );
+                }
+            }
+            labels_buf.clear();
+            labels_buf.extend(batch.iter().map(|&i| data.train.labels[i].unwrap_or(0)));
+            network.zero_grad();
+            network.set_stream(state.global_step);
+            let logits = network.forward(&tokens, true)?;
+            for (r, &y) in labels_buf.iter().enumerate() {
+                correct += usize::from(argmax(logits.row(r)) == y);
+            }
+            let loss = loss_fn.forward(logits, &labels_buf)?;
+            network.backward(loss_fn.grad());
+            if options.clip_norm > 0.0 {
+                clip_grad_norm(&mut network, options.clip_norm);
+            }
+            lr = options.lr * schedule.factor(state.global_step);
+            optimizer.step(&mut network, lr);
+            state.global_step += 1;
+            loss_sum += loss as f64 * batch.len() as f64;
+            seen += batch.len();
+            observer.on_event(&TrainEvent::Step {
+                step: step + 1,
+                steps: batches.len(),
+                loss: loss_sum / seen as f64,
+                accuracy: correct as f64 / seen as f64,
+                elapsed: started.elapsed(),
+            });
+        }
+        let (val_loss, val_accuracy) = if has_valid {
+            let probs = class_probabilities(
+                &mut network,
+                &data.valid.ids,
+                data.tokenizer.pad_id(),
+                classes,
+            )?;
+            let (l, a) = loss_and_accuracy(&probs, &data.valid.labels, classes);
+            (Some(l), Some(a))
+        } else {
+            (None, None)
+        };
+        let record = EpochRecord {
+            epoch,
+            loss: loss_sum / seen.max(1) as f64,
+            accuracy: correct as f64 / seen.max(1) as f64,
+            val_loss,
+            val_accuracy,
+            lr: lr as f64,
+        };
+        if let Some(v) = val_loss {
+            if state.best_val_loss.is_none_or(|b| v < b) {
+                state.best_val_loss = Some(v);
+                state.best_epoch = Some(epoch);
+                state.since_best = 0;
+                best = Some(snapshot(&network));
+            } else {
+                state.since_best += 1;
+                if options.patience > 0 && state.since_best >= options.patience {
+                    state.stopped = true;
+                }
+            }
+        }
+        state.epochs_done = epoch;
+        state.history.push(record.clone());
+        observer.on_event(&TrainEvent::EpochEnd {
+            record: &record,
+            steps: batches.len(),
+            elapsed: started.elapsed(),
+        });
+        if state.stopped {
+            observer.on_event(&TrainEvent::EarlyStop {
+                epoch,
+                best_epoch: state.best_epoch.unwrap_or(epoch),
+            });
+        }
+        checkpoint::save(&checkpoint_path, &state, &network, best.as_deref(), &optimizer)?;
+    }
+
+    if let Some(values) = &best {
+        restore(&mut network, values);
+    }
+    let mut model = Model { config, tokenizer: data.tokenizer, network };
+    let test = match &data.test {
+        Some((dataset, set)) => {
+            let report = evaluate_encoded(&mut model, dataset, set)?;
+            write_json(&out.join(METRICS_FILE), &report.to_json())?;
+            Some(report)
+        }
+        None => None,
+    };
+    write_json(&out.join(HISTORY_FILE), &state.history)?;
+    model::save(&out, &model)?;
+    if checkpoint_path.exists() {
+        std::fs::remove_file(&checkpoint_path).map_err(io(&checkpoint_path))?;
+    }
+    Ok(TrainOutcome {
+        out,
+        summary,
+        history: state.history,
+        best_epoch: state.best_epoch,
+        stopped_early: state.stopped,
+        test,
+    })
+}
+
+/// Scores `dataset` (already encoded as `set`) with `model`: the full report, with the mean
+/// cross-entropy over examples whose label the model knows.
+pub fn evaluate_encoded(
+    model: &mut Model,
+    dataset: &Dataset,
+    set: &EncodedSet,
+) -> Result<Report, Error> {
+    let classes = model.config.labels.len();
+    let probs =
+        class_probabilities(&mut model.network, &set.ids, model.tokenizer.pad_id(), classes)?;
+    let predicted: Vec<usize> = probs.chunks_exact(classes).map(argmax).collect();
+    let truth: Vec<String> =
+        dataset.examples.iter().map(|e| e.labels.first().cloned().unwrap_or_default()).collect();
+    let (loss, _) = loss_and_accuracy(&probs, &set.labels, classes);
+    let report = crate::eval::evaluate(&model.config.labels, &truth, &predicted)?;
+    Ok(report.with_loss(loss))
+}
