@@ -70,6 +70,8 @@ pub enum PoolingArg {
     Mean,
     Max,
     First,
+    /// Mean and max side by side.
+    MeanMax,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,7 +137,7 @@ pub struct TrainArgs {
     /// Least count of a word n-gram to enter the vocabulary [default: 2].
     #[arg(long)]
     pub ngram_min_count: Option<usize>,
-    /// Least count of a token to enter the vocabulary [default: 1].
+    /// Least count of a token to enter the vocabulary [default: 2].
     #[arg(long)]
     pub min_count: Option<usize>,
     /// Largest vocabulary (word tokenizer) [default: 50000].
@@ -210,6 +212,10 @@ pub struct TrainArgs {
     /// Epochs without val_loss improvement before stopping (0: never) [default: 3].
     #[arg(long)]
     pub patience: Option<usize>,
+    /// Keep and validate an exponential moving average of the weights with this decay per
+    /// step, e.g. 0.999 (0: the raw weights) [default: 0].
+    #[arg(long)]
+    pub weight_average: Option<f32>,
     /// Random seed [default: 42].
     #[arg(long)]
     pub seed: Option<u64>,
@@ -404,6 +410,7 @@ impl TrainArgs {
                 PoolingArg::Mean => PoolingKind::Mean,
                 PoolingArg::Max => PoolingKind::Max,
                 PoolingArg::First => PoolingKind::First,
+                PoolingArg::MeanMax => PoolingKind::MeanMax,
             })
         );
         o.norm_first &= !self.post_ln;
@@ -430,6 +437,7 @@ impl TrainArgs {
             })
         );
         set_if!(o.patience, self.patience);
+        set_if!(o.weight_average, self.weight_average);
         set_if!(o.seed, self.seed);
         set_if!(o.threads, self.threads);
         Ok(o)

@@ -298,14 +298,14 @@ fn missing_truncated_or_corrupt_model_files_exit_2_naming_the_file() {
 fn same_seed_and_threads_give_identical_files() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    let (ma, _) = train_small(a.path(), &["--epochs", "3"]);
-    let (mb, _) = train_small(b.path(), &["--epochs", "3"]);
+    let (ma, _) = train_small(a.path(), &["--epochs", "3", "--pooling", "mean-max"]);
+    let (mb, _) = train_small(b.path(), &["--epochs", "3", "--pooling", "mean-max"]);
     for file in ["model.safetensors", "history.json", "config.json"] {
         let (x, y) = (std::fs::read(ma.join(file)).unwrap(), std::fs::read(mb.join(file)).unwrap());
         assert!(x == y, "{file} differs between identical runs");
     }
     let c = tempfile::tempdir().unwrap();
-    let (mc, _) = train_small(c.path(), &["--epochs", "3", "--seed", "7"]);
+    let (mc, _) = train_small(c.path(), &["--epochs", "3", "--pooling", "mean-max", "--seed", "7"]);
     assert_ne!(
         std::fs::read(ma.join("model.safetensors")).unwrap(),
         std::fs::read(mc.join("model.safetensors")).unwrap()
@@ -324,7 +324,9 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_weights() {
             .collect();
         a.push(out.to_str().unwrap().to_string());
         a.extend(SMALL.iter().map(|s| s.to_string()));
-        a.extend(["--epochs", "40", "--patience", "0"].iter().map(|s| s.to_string()));
+        // The moving average of the weights is part of the checkpoint too.
+        let extra = ["--epochs", "40", "--patience", "0", "--weight-average", "0.9"];
+        a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
     let full = dir.path().join("full");

@@ -1,9 +1,10 @@
 //! Pooling a padded batch of sequences to one vector per sequence, over real tokens only.
 //!
-//! Shapes: input `[batch · seq, d]`, output `[batch, d]`.
+//! Shapes: input `[batch · seq, d]`, output `[batch, d]` (`[batch, 2d]` for mean-max).
 //! Mean pooling averages the first `len` rows of each sequence; max pooling takes, per
 //! dimension, the largest value over those rows (its gradient goes to the row that held it,
-//! the first on ties); first-token pooling takes row 0 (the `[CLS]` position).
+//! the first on ties); first-token pooling takes row 0 (the `[CLS]` position); mean-max
+//! pooling puts the mean and the max side by side, as ULMFiT's concat pooling does.
 
 use super::mask::PaddingMask;
 use crate::tensor::Tensor;
@@ -19,6 +20,19 @@ pub enum PoolingKind {
     Max,
     /// The first token's vector.
     First,
+    /// The mean and the max, concatenated: twice the width.
+    #[serde(rename = "mean-max")]
+    MeanMax,
+}
+
+impl PoolingKind {
+    /// Width of the pooled vector for inputs of width `d`.
+    pub fn output_width(self, d: usize) -> usize {
+        match self {
+            PoolingKind::MeanMax => 2 * d,
+            _ => d,
+        }
+    }
 }
 
 /// A pooling layer.
@@ -54,16 +68,41 @@ impl Pooling {
         let (batch, seq, d) = (mask.batch(), mask.seq(), x.cols());
         assert_eq!(x.rows(), batch * seq, "pooling input rows");
         self.mask.clone_from(mask);
-        self.out.resize(&[batch, d]);
+        let width = self.kind.output_width(d);
+        self.out.resize(&[batch, width]);
         let (xd, kind) = (x.data(), self.kind);
-        if kind == PoolingKind::Max {
-            self.argmax.resize(batch * d, 0);
-            let rows = self.out.data_mut().chunks_mut(d).zip(self.argmax.chunks_mut(d));
-            for (b, (out, arg)) in rows.enumerate() {
-                let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
+        // Every kind walks the argmax rows alongside the output rows; only max fills them.
+        self.argmax.resize(batch * d, 0);
+        let rows = self.out.data_mut().chunks_mut(width).zip(self.argmax.chunks_mut(d));
+        for (b, (out, arg)) in rows.enumerate() {
+            let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
+            let real = &seq_rows[..mask.len(b) * d];
+            let (mean_part, max_part) = match kind {
+                PoolingKind::First => {
+                    out.copy_from_slice(&seq_rows[..d]);
+                    continue;
+                }
+                PoolingKind::Mean => (Some(&mut out[..]), None),
+                PoolingKind::Max => (None, Some(&mut out[..])),
+                PoolingKind::MeanMax => {
+                    let (m, x) = out.split_at_mut(d);
+                    (Some(m), Some(x))
+                }
+            };
+            if let Some(out) = mean_part {
+                out.fill(0.0);
+                for row in real.chunks(d) {
+                    for (o, v) in out.iter_mut().zip(row) {
+                        *o += v;
+                    }
+                }
+                let inv = 1.0 / mask.len(b) as f32;
+                out.iter_mut().for_each(|o| *o *= inv);
+            }
+            if let Some(out) = max_part {
                 out.copy_from_slice(&seq_rows[..d]);
                 arg.fill(0);
-                for (t, row) in seq_rows[..mask.len(b) * d].chunks(d).enumerate().skip(1) {
+                for (t, row) in real.chunks(d).enumerate().skip(1) {
                     for ((o, a), &v) in out.iter_mut().zip(arg.iter_mut()).zip(row) {
                         if v > *o {
                             *o = v;
@@ -72,25 +111,7 @@ impl Pooling {
                     }
                 }
             }
-            return &self.out;
         }
-        par_rows(self.out.data_mut(), d, |b, out| {
-            let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
-            match kind {
-                PoolingKind::First => out.copy_from_slice(&seq_rows[..d]),
-                PoolingKind::Mean | PoolingKind::Max => {
-                    let len = mask.len(b);
-                    out.fill(0.0);
-                    for row in seq_rows[..len * d].chunks(d) {
-                        for (o, v) in out.iter_mut().zip(row) {
-                            *o += v;
-                        }
-                    }
-                    let inv = 1.0 / len as f32;
-                    out.iter_mut().for_each(|o| *o *= inv);
-                }
-            }
-        });
         &self.out
     }
 
@@ -99,29 +120,45 @@ impl Pooling {
         &self.out
     }
 
-    /// The input gradient for output gradient `dy` (`[batch, d]`); padded rows get zero.
+    /// The input gradient for output gradient `dy` (`[batch, width]`); padded rows get zero.
     pub fn backward(&mut self, dy: &Tensor) -> &Tensor {
-        let (seq, d) = (self.mask.seq(), dy.cols());
+        let seq = self.mask.seq();
+        let (width, kind) = (dy.cols(), self.kind);
+        let d = if kind == PoolingKind::MeanMax { width / 2 } else { width };
         self.dx.resize(&[self.mask.batch() * seq, d]);
-        let (dyd, kind, mask, argmax) = (dy.data(), self.kind, &self.mask, &self.argmax);
+        let (dyd, mask, argmax) = (dy.data(), &self.mask, &self.argmax);
         par_rows(self.dx.data_mut(), d, |r, out| {
             let (b, t) = (r / seq, r % seq);
-            let g = &dyd[b * d..(b + 1) * d];
-            match kind {
-                PoolingKind::Max => {
-                    let arg = &argmax[b * d..(b + 1) * d];
-                    for ((o, &v), &a) in out.iter_mut().zip(g).zip(arg) {
-                        *o = if a as usize == t { v } else { 0.0 };
+            let g = &dyd[b * width..(b + 1) * width];
+            let real = t < mask.len(b);
+            let (g_mean, g_max) = match kind {
+                PoolingKind::First => {
+                    match t {
+                        0 => out.copy_from_slice(g),
+                        _ => out.fill(0.0),
                     }
+                    return;
                 }
-                PoolingKind::First if t == 0 => out.copy_from_slice(g),
-                PoolingKind::Mean if t < mask.len(b) => {
+                PoolingKind::Mean => (Some(g), None),
+                PoolingKind::Max => (None, Some(g)),
+                PoolingKind::MeanMax => (Some(&g[..d]), Some(&g[d..])),
+            };
+            match g_mean {
+                Some(g) if real => {
                     let inv = 1.0 / mask.len(b) as f32;
                     for (o, v) in out.iter_mut().zip(g) {
                         *o = v * inv;
                     }
                 }
                 _ => out.fill(0.0),
+            }
+            if let Some(g) = g_max {
+                let arg = &argmax[b * d..(b + 1) * d];
+                for ((o, &v), &a) in out.iter_mut().zip(g).zip(arg) {
+                    if a as usize == t {
+                        *o += v;
+                    }
+                }
             }
         });
         &self.dx
@@ -156,7 +193,8 @@ mod tests {
     fn pooling_gradient_check() {
         let mask = PaddingMask::from_lengths(4, vec![4, 2, 1]).unwrap();
         let x = random_tensor(&[12, 3], &mut Rng::new(10));
-        for kind in [PoolingKind::Mean, PoolingKind::Max, PoolingKind::First] {
+        for kind in [PoolingKind::Mean, PoolingKind::Max, PoolingKind::First, PoolingKind::MeanMax]
+        {
             let mut p = Pooling::new(kind);
             check_input_grad(
                 &mut p,

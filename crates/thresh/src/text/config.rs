@@ -78,7 +78,8 @@ pub struct TokenizerConfig {
     /// vocabulary: an n-gram met once teaches a model little but to memorise. Default 2.
     pub ngram_min_count: usize,
     /// Tokens (word kind) or merges (subword kinds) seen fewer times than this are left out of
-    /// the vocabulary. Default 1.
+    /// the vocabulary. Default 2: a word met once in training becomes `[UNK]`, so the model
+    /// learns what to make of `[UNK]`, which unseen words at prediction time then map to.
     pub min_count: usize,
     /// Largest word vocabulary, special tokens included. Default 50 000.
     pub max_vocab: usize,
@@ -96,7 +97,7 @@ impl Default for TokenizerConfig {
             cjk_bigrams: true,
             word_ngrams: 2,
             ngram_min_count: 2,
-            min_count: 1,
+            min_count: 2,
             max_vocab: 50_000,
             subword_vocab: 8_000,
         }

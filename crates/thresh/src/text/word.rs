@@ -224,9 +224,15 @@ impl WordTokenizer {
 mod tests {
     use super::*;
 
-    /// Lower-cased words without n-grams: the settings these tests were written for.
+    /// Lower-cased words without n-grams, every word kept: the settings these tests were
+    /// written for.
     fn lowercased_words() -> TokenizerConfig {
-        TokenizerConfig { lowercase: true, word_ngrams: 1, ..TokenizerConfig::default() }
+        TokenizerConfig {
+            lowercase: true,
+            word_ngrams: 1,
+            min_count: 1,
+            ..TokenizerConfig::default()
+        }
     }
 
     fn tokens_with(config: &TokenizerConfig, text: &str) -> Vec<String> {

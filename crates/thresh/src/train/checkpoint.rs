@@ -2,7 +2,8 @@
 //!
 //! One file, `checkpoint.safetensors` in the output directory, holds the network's weights
 //! (`model.*`), AdamW's moments (`adam.m.*`, `adam.v.*`), the best epoch's weights so far
-//! (`best.*`, when there is validation) and, in the safetensors metadata, the loop state as
+//! (`best.*`, when there is validation), the moving average of the weights (`average.*`, when
+//! one is kept) and, in the safetensors metadata, the loop state as
 //! JSON. Being one file written atomically, it is always consistent: a run killed at any
 //! moment, even by SIGKILL, leaves the previous epoch's checkpoint or the new one.
 
@@ -47,6 +48,8 @@ pub struct Checkpoint {
     pub model: BTreeMap<String, Tensor>,
     /// Best weights by parameter name, if any.
     pub best: Option<BTreeMap<String, Tensor>>,
+    /// Moving average of the weights by parameter name, if one is kept.
+    pub average: Option<BTreeMap<String, Tensor>>,
     /// AdamW's step count and moments, in parameter order.
     pub adam: AdamState,
 }
@@ -61,6 +64,7 @@ pub fn save(
     state: &LoopState,
     network: &dyn Module,
     best: Option<&[Tensor]>,
+    average: Option<&[Tensor]>,
     adam: &AdamW,
 ) -> Result<(), ModelError> {
     let mut names = Vec::new();
@@ -73,9 +77,9 @@ pub fn save(
     for (name, value) in names.iter().zip(&values) {
         owned.push((format!("model.{name}"), value.clone()));
     }
-    if let Some(best) = best {
-        for (name, value) in names.iter().zip(best) {
-            owned.push((format!("best.{name}"), value.clone()));
+    for (prefix, set) in [("best", best), ("average", average)] {
+        for (name, value) in names.iter().zip(set.unwrap_or_default()) {
+            owned.push((format!("{prefix}.{name}"), value.clone()));
         }
     }
     for (i, (name, value)) in names.iter().zip(&values).enumerate() {
@@ -116,6 +120,7 @@ pub fn load(path: &Path, network: &dyn Module) -> Result<Checkpoint, ModelError>
     let mut take = |prefix: &str, name: &str| tensors.remove(&format!("{prefix}.{name}"));
     let mut model = BTreeMap::new();
     let mut best = BTreeMap::new();
+    let mut average = BTreeMap::new();
     let mut moments = Vec::new();
     for name in &names {
         let w = take("model", name)
@@ -123,6 +128,9 @@ pub fn load(path: &Path, network: &dyn Module) -> Result<Checkpoint, ModelError>
         model.insert(name.clone(), w);
         if let Some(b) = take("best", name) {
             best.insert(name.clone(), b);
+        }
+        if let Some(a) = take("average", name) {
+            average.insert(name.clone(), a);
         }
         if let (Some(m), Some(v)) = (take("adam.m", name), take("adam.v", name)) {
             moments.push((m.into_vec(), v.into_vec()));
@@ -132,5 +140,6 @@ pub fn load(path: &Path, network: &dyn Module) -> Result<Checkpoint, ModelError>
         return Err(corrupt(path, "checkpoint has optimiser state for only some parameters"));
     }
     let best = (best.len() == names.len()).then_some(best);
-    Ok(Checkpoint { state, model, best, adam: (adam_step, moments) })
+    let average = (average.len() == names.len()).then_some(average);
+    Ok(Checkpoint { state, model, best, average, adam: (adam_step, moments) })
 }

@@ -111,6 +111,9 @@ pub struct TrainOptions {
     pub class_weights: ClassWeights,
     /// Epochs without a better val_loss before stopping; 0 turns early stopping off.
     pub patience: usize,
+    /// Decay of the exponential moving average of the weights that validation scores and the
+    /// model keeps (Polyak averaging); 0 keeps the raw weights.
+    pub weight_average: f32,
     /// Seed of initialisation, split, shuffling and dropout.
     pub seed: u64,
     /// Worker threads; 0 uses every core.
@@ -155,6 +158,7 @@ impl Default for TrainOptions {
             label_smoothing: 0.1,
             class_weights: ClassWeights::None,
             patience: 3,
+            weight_average: 0.0,
             seed: 42,
             threads: 0,
         }
@@ -223,6 +227,12 @@ impl TrainOptions {
             if !(0.0..1.0).contains(&p) {
                 return Err(invalid(flag, format!("{p} is outside [0, 1)")));
             }
+        }
+        if !(0.0..1.0).contains(&self.weight_average) {
+            return Err(invalid(
+                "--weight-average",
+                format!("{} is outside [0, 1)", self.weight_average),
+            ));
         }
         if !(self.weight_decay >= 0.0 && self.clip_norm >= 0.0) {
             return Err(invalid(

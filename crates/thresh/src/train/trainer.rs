@@ -340,6 +340,24 @@ fn restore(network: &mut Network, values: &[Tensor]) {
     });
 }
 
+/// Moves the running average `average` of the weights towards the network's current weights:
+/// `a ← d·a + (1 − d)·w`, with `d` ramped up over the first steps as `min(decay, (1+t)/(10+t))`
+/// so the average forgets its random start quickly.
+fn update_average(average: &mut [Tensor], network: &Network, decay: f32, step: u64) {
+    use rayon::prelude::*;
+    let d = decay.min((1.0 + step as f32) / (10.0 + step as f32));
+    let mut i = 0;
+    network.visit(&mut |p| {
+        let avg = average[i].data_mut();
+        avg.par_chunks_mut(1 << 14).zip(p.value.data().par_chunks(1 << 14)).for_each(|(a, w)| {
+            for (a, &w) in a.iter_mut().zip(w) {
+                *a = d * *a + (1.0 - d) * w;
+            }
+        });
+        i += 1;
+    });
+}
+
 fn run(
     options: &TrainOptions,
     command: &[String],
@@ -434,6 +452,7 @@ fn run_in_pool(
         stopped: false,
     };
     let mut best: Option<Vec<Tensor>> = None;
+    let mut average = (options.weight_average > 0.0).then(|| snapshot(&network));
     let checkpoint_path = out.join(CHECKPOINT_FILE);
     if resume_dir.is_some() && checkpoint_path.exists() {
         let ckpt = checkpoint::load(&checkpoint_path, &network)?;
@@ -445,7 +464,20 @@ fn run_in_pool(
             }
             i += 1;
         });
-        best = ckpt.best.map(|b| names.iter().filter_map(|n| b.get(n).cloned()).collect());
+        let ordered = |m: BTreeMap<String, Tensor>| -> Vec<Tensor> {
+            names.iter().filter_map(|n| m.get(n).cloned()).collect()
+        };
+        best = ckpt.best.map(ordered);
+        if average.is_some() {
+            average = Some(ckpt.average.map(ordered).ok_or_else(|| {
+                Error::Resume {
+                    path: checkpoint_path.clone(),
+                    message: "the checkpoint holds no moving average of the weights, but the run \
+                          keeps one (--weight-average)"
+                        .into(),
+                }
+            })?);
+        }
         optimizer.restore(ckpt.adam.0, ckpt.adam.1);
         state = ckpt.state;
         observer.on_event(&TrainEvent::Resumed { epochs_done: state.epochs_done });
@@ -492,6 +524,9 @@ fn run_in_pool(
             lr = options.lr * schedule.factor(state.global_step);
             optimizer.step(&mut network, lr);
             state.global_step += 1;
+            if let Some(avg) = &mut average {
+                update_average(avg, &network, options.weight_average, state.global_step);
+            }
             loss_sum += loss as f64 * batch.len() as f64;
             seen += batch.len();
             observer.on_event(&TrainEvent::Step {
@@ -502,6 +537,13 @@ fn run_in_pool(
                 elapsed: started.elapsed(),
             });
         }
+        // With a moving average, validation scores the averaged weights, and those are what
+        // the best epoch keeps; training goes on from the raw weights.
+        let raw = average.as_ref().map(|avg| {
+            let raw = snapshot(&network);
+            restore(&mut network, avg);
+            raw
+        });
         let (val_loss, val_accuracy) = if has_valid {
             let probs = class_probabilities(
                 &mut network,
@@ -535,6 +577,9 @@ fn run_in_pool(
                 }
             }
         }
+        if let Some(raw) = &raw {
+            restore(&mut network, raw);
+        }
         state.epochs_done = epoch;
         state.history.push(record.clone());
         observer.on_event(&TrainEvent::EpochEnd {
@@ -548,10 +593,17 @@ fn run_in_pool(
                 best_epoch: state.best_epoch.unwrap_or(epoch),
             });
         }
-        checkpoint::save(&checkpoint_path, &state, &network, best.as_deref(), &optimizer)?;
+        checkpoint::save(
+            &checkpoint_path,
+            &state,
+            &network,
+            best.as_deref(),
+            average.as_deref(),
+            &optimizer,
+        )?;
     }
 
-    if let Some(values) = &best {
+    if let Some(values) = best.as_ref().or(average.as_ref()) {
         restore(&mut network, values);
     }
     let mut model = Model { config, tokenizer: data.tokenizer, network };
