@@ -343,7 +343,7 @@ fn restore(network: &mut Network, values: &[Tensor]) {
 /// Moves the running average `average` of the weights towards the network's current weights:
 /// `a ← d·a + (1 − d)·w`, with `d` ramped up over the first steps as `min(decay, (1+t)/(10+t))`
 /// so the average forgets its random start quickly.
-fn update_average(average: &mut [Tensor], network: &Network, decay: f32, step: u64) {
+fn update_average(average: &mut [Tensor], network: &dyn Module, decay: f32, step: u64) {
     use rayon::prelude::*;
     let d = decay.min((1.0 + step as f32) / (10.0 + step as f32));
     let mut i = 0;
@@ -646,4 +646,38 @@ pub fn evaluate_encoded(
     let (loss, _) = loss_and_accuracy(&probs, &set.labels, classes);
     let report = crate::eval::evaluate(&model.config.labels, &truth, &predicted)?;
     Ok(report.with_loss(loss))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thresh_core::layers::Linear;
+    use thresh_core::rng::Rng;
+
+    /// The average follows `a ← d·a + (1 − d)·w` with the ramped decay, element by element.
+    #[test]
+    fn moving_average_of_the_weights() {
+        let mut layer = Linear::new("l", 3, 2, true, &mut Rng::new(4));
+        let mut average = Vec::new();
+        layer.visit(&mut |p| average.push(p.value.clone()));
+        let start: Vec<Vec<f32>> = average.iter().map(|t| t.data().to_vec()).collect();
+        layer.visit_mut(&mut |p| p.value.data_mut().iter_mut().for_each(|v| *v += 1.0));
+        // Step 2: the ramp gives d = 3/12, below the requested 0.9.
+        update_average(&mut average, &layer, 0.9, 2);
+        let mut i = 0;
+        layer.visit(&mut |p| {
+            for ((a, s), w) in average[i].data().iter().zip(&start[i]).zip(p.value.data()) {
+                assert!((a - (0.25 * s + 0.75 * w)).abs() < 1e-6);
+                assert!((w - s - 1.0).abs() < 1e-6);
+            }
+            i += 1;
+        });
+        // Late in training the requested decay applies.
+        let before: Vec<f32> = average[0].data().to_vec();
+        update_average(&mut average, &layer, 0.9, 1_000_000);
+        let w = layer.weight.value.data();
+        for ((a, b), w) in average[0].data().iter().zip(&before).zip(w) {
+            assert!((a - (0.9 * b + 0.1 * w)).abs() < 1e-6);
+        }
+    }
 }
