@@ -135,16 +135,7 @@ pub fn read_bytes(path: &Path, bytes: &[u8], options: &ReadOptions) -> Result<Da
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn train() -> ReadOptions {
-        ReadOptions { labels_required: true, ..ReadOptions::default() }
-    }
+    use crate::data::testutil::{train, write};
 
     #[test]
     fn missing_file_names_the_path() {

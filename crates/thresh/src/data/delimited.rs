@@ -198,24 +198,8 @@ fn parse_row(fields: &[&[u8]], layout: &Layout, options: &ReadOptions) -> RowRes
 
 #[cfg(test)]
 mod tests {
+    use crate::data::testutil::{err, train, write};
     use crate::data::{read_dataset, ColumnSpec, DataError, Encoding, ReadOptions};
-    use std::path::{Path, PathBuf};
-
-    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn train() -> ReadOptions {
-        ReadOptions { labels_required: true, ..ReadOptions::default() }
-    }
-
-    /// The error message of reading `path`, with the temporary directory left out.
-    fn err(path: &Path, options: &ReadOptions) -> String {
-        let dir = format!("{}/", path.parent().unwrap().display());
-        read_dataset(path, options).unwrap_err().to_string().replace(&dir, "")
-    }
 
     #[test]
     fn tsv_with_header_keeps_quotes_and_text() {

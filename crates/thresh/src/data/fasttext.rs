@@ -80,24 +80,8 @@ fn parse_line(line: &[u8], options: &ReadOptions) -> RowResult {
 #[cfg(test)]
 mod tests {
     use super::split_labels;
+    use crate::data::testutil::{err, train, write};
     use crate::data::{read_dataset, Encoding, Format, ReadOptions};
-    use std::path::{Path, PathBuf};
-
-    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    /// The error message of reading `path`, with the temporary directory left out.
-    fn err(path: &Path, options: &ReadOptions) -> String {
-        let dir = format!("{}/", path.parent().unwrap().display());
-        read_dataset(path, options).unwrap_err().to_string().replace(&dir, "")
-    }
-
-    fn train() -> ReadOptions {
-        ReadOptions { labels_required: true, ..ReadOptions::default() }
-    }
 
     #[test]
     fn splits_labels_and_text() {

@@ -210,24 +210,8 @@ fn label_values(key: &str, value: &Value, required: bool) -> Result<Vec<String>,
 
 #[cfg(test)]
 mod tests {
+    use crate::data::testutil::{err, train, write};
     use crate::data::{read_dataset, ColumnSpec, Encoding, Format, ReadOptions};
-    use std::path::{Path, PathBuf};
-
-    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn train() -> ReadOptions {
-        ReadOptions { labels_required: true, ..ReadOptions::default() }
-    }
-
-    /// The error message of reading `path`, with the temporary directory left out.
-    fn err(path: &Path, options: &ReadOptions) -> String {
-        let dir = format!("{}/", path.parent().unwrap().display());
-        read_dataset(path, options).unwrap_err().to_string().replace(&dir, "")
-    }
 
     #[test]
     fn reads_objects_and_label_kinds() {

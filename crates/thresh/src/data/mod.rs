@@ -33,6 +33,8 @@ mod jsonl;
 mod lines;
 mod rows;
 mod split;
+#[cfg(test)]
+mod testutil;
 
 pub use columns::{ColumnSpec, LABEL_COLUMN_NAMES, TEXT_COLUMN_NAMES};
 pub use dataset::{read_bytes, read_dataset, Dataset, Example, ReadOptions};
