@@ -62,7 +62,10 @@ pub struct ReadArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ModelArg {
+    /// A Transformer encoder trained from scratch.
     Transformer,
+    /// Averaged embeddings of words and word n-grams, then a linear map (fastText's model).
+    Bag,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,7 +135,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub no_cjk_bigrams: bool,
     /// Word n-grams up to this length as extra tokens (word tokenizer; 1: none) [default: 2].
-    #[arg(long)]
+    #[arg(long, alias = "ngrams")]
     pub word_ngrams: Option<usize>,
     /// Least count of a word n-gram to enter the vocabulary [default: 2].
     #[arg(long)]
@@ -149,6 +152,9 @@ pub struct TrainArgs {
     /// Tokens per text at most [default: 95th percentile of training lengths, at most 256].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// Width of the bag model's vectors [default: 100].
+    #[arg(long)]
+    pub dim: Option<usize>,
     /// Transformer width [default: 128].
     #[arg(long)]
     pub d_model: Option<usize>,
@@ -188,7 +194,7 @@ pub struct TrainArgs {
     /// Examples per step [default: 32].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Peak learning rate [default: 0.001].
+    /// Peak learning rate [default: 0.001 for the Transformer (AdamW), 0.1 for bag (SGD)].
     #[arg(long)]
     pub lr: Option<f32>,
     /// AdamW weight decay [default: 0.01].
@@ -364,6 +370,7 @@ impl TrainArgs {
             o.model,
             self.model.map(|m| match m {
                 ModelArg::Transformer => ModelKind::Transformer,
+                ModelArg::Bag => ModelKind::Bag,
             })
         );
         if let Some(t) = &self.tokenizer {
@@ -399,6 +406,7 @@ impl TrainArgs {
         set_if!(o.layers, self.layers);
         set_if!(o.heads, self.heads);
         set_if!(o.d_ff, self.d_ff);
+        set_if!(o.dim, self.dim);
         set_if!(o.dropout, self.dropout);
         set_if!(o.attention_dropout, self.attention_dropout);
         set_if!(o.embedding_dropout, self.embedding_dropout);
@@ -416,7 +424,7 @@ impl TrainArgs {
         o.norm_first &= !self.post_ln;
         set_if!(o.epochs, self.epochs);
         set_if!(o.batch_size, self.batch_size);
-        set_if!(o.lr, self.lr);
+        o.lr = self.lr.or(o.lr);
         set_if!(o.weight_decay, self.weight_decay);
         set_if!(o.warmup, self.warmup);
         set_if!(

@@ -388,3 +388,67 @@ fn doctor_reports_simd_and_gemm_rate() {
     assert!(!v["simd"].as_str().unwrap().is_empty());
     assert_eq!(v["threads"], 1);
 }
+
+#[test]
+fn bag_model_learns_and_gives_the_same_model_on_one_or_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.tsv");
+    let test = dir.path().join("test.tsv");
+    write_corpus(&train, 600, 4);
+    write_corpus(&test, 90, 5);
+    let bag = |threads: &str, out: &Path| {
+        let o = run(&[
+            "train",
+            "--train",
+            train.to_str().unwrap(),
+            "--test",
+            test.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--model",
+            "bag",
+            "--dim",
+            "16",
+            "--epochs",
+            "5",
+            "--lr",
+            "0.5",
+            "--threads",
+            threads,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let o = bag("1", &one);
+    assert!(stdout(&o).contains("Epoch 5/5"), "{}", stdout(&o));
+    bag("2", &two);
+    for file in ["model.safetensors", "history.json", "metrics.json"] {
+        let (x, y) =
+            (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
+        assert!(x == y, "{file} differs between one and two threads");
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(one.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"], "bag");
+    assert_eq!(config["bag"]["dim"], 16);
+
+    let o = run(&["eval", one.to_str().unwrap(), test.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(report["accuracy"].as_f64().unwrap() > 0.9, "{report}");
+
+    let mut child = thresh()
+        .args(["predict", one.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"we saw the goal\nsome soup today\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let preds: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(preds[0]["label"], "sport");
+    assert_eq!(preds[1]["label"], "food");
+}

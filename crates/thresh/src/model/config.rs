@@ -1,7 +1,7 @@
 //! `config.json`: everything needed to rebuild a trained model besides its weights.
 
 use serde::{Deserialize, Serialize};
-use thresh_core::models::TransformerConfig;
+use thresh_core::models::{BagConfig, TransformerConfig};
 
 /// Name of the architecture file in a model directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -16,12 +16,16 @@ pub const MODEL_FORMAT: &str = "thresh-model";
 pub enum ModelKind {
     /// Token embeddings, a Transformer encoder trained from scratch, pooling, a linear head.
     Transformer,
+    /// Embeddings of words and word n-grams averaged, then a linear map (fastText's model),
+    /// trained by sparse SGD.
+    Bag,
 }
 
 impl std::fmt::Display for ModelKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             ModelKind::Transformer => "transformer",
+            ModelKind::Bag => "bag",
         })
     }
 }
@@ -32,7 +36,8 @@ impl std::str::FromStr for ModelKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "transformer" => Ok(ModelKind::Transformer),
-            other => Err(format!("unknown model {other:?} (expected: transformer)")),
+            "bag" => Ok(ModelKind::Bag),
+            other => Err(format!("unknown model {other:?} (expected: transformer or bag)")),
         }
     }
 }
@@ -60,6 +65,9 @@ pub struct ModelConfig {
     /// Architecture of a [`ModelKind::Transformer`] model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformer: Option<TransformerConfig>,
+    /// Architecture of a [`ModelKind::Bag`] model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bag: Option<BagConfig>,
 }
 
 impl ModelConfig {
@@ -80,6 +88,27 @@ impl ModelConfig {
             special_tokens: false,
             tokenizer_file,
             transformer: Some(architecture),
+            bag: None,
+        }
+    }
+
+    /// A configuration for a bag-of-embeddings model with the given labels.
+    pub fn bag(
+        architecture: BagConfig,
+        labels: Vec<String>,
+        max_length: usize,
+        tokenizer_file: String,
+    ) -> Self {
+        ModelConfig {
+            model: ModelKind::Bag,
+            transformer: None,
+            bag: Some(architecture),
+            ..ModelConfig::transformer(
+                TransformerConfig::reference(),
+                labels,
+                max_length,
+                tokenizer_file,
+            )
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::config::{ModelConfig, ModelKind};
 use super::error::ModelError;
-use thresh_core::models::{TokenBatch, TransformerClassifier};
+use thresh_core::models::{BagClassifier, TokenBatch, TransformerClassifier};
 use thresh_core::{CoreError, Module, Param, Tensor};
 
 /// A network mapping token batches to class logits.
@@ -10,6 +10,8 @@ use thresh_core::{CoreError, Module, Param, Tensor};
 pub enum Network {
     /// A Transformer encoder classifier.
     Transformer(Box<TransformerClassifier>),
+    /// A bag-of-embeddings classifier.
+    Bag(Box<BagClassifier>),
 }
 
 impl Network {
@@ -22,6 +24,12 @@ impl Network {
                 })?;
                 Ok(Network::Transformer(Box::new(TransformerClassifier::new(arch, seed)?)))
             }
+            ModelKind::Bag => {
+                let arch = config.bag.clone().ok_or_else(|| {
+                    CoreError::InvalidConfig("bag model without its architecture".into())
+                })?;
+                Ok(Network::Bag(Box::new(BagClassifier::new(arch, seed)?)))
+            }
         }
     }
 
@@ -30,6 +38,7 @@ impl Network {
     pub fn forward(&mut self, batch: &TokenBatch, train: bool) -> Result<&Tensor, CoreError> {
         match self {
             Network::Transformer(m) => m.forward(batch, train),
+            Network::Bag(m) => m.forward(batch, train),
         }
     }
 
@@ -37,6 +46,7 @@ impl Network {
     pub fn backward(&mut self, dlogits: &Tensor) {
         match self {
             Network::Transformer(m) => m.backward(dlogits),
+            Network::Bag(m) => m.backward(dlogits),
         }
     }
 
@@ -45,6 +55,8 @@ impl Network {
     pub fn set_stream(&mut self, stream: u64) {
         match self {
             Network::Transformer(m) => m.set_stream(stream),
+            // No dropout.
+            Network::Bag(_) => {}
         }
     }
 }
@@ -53,12 +65,14 @@ impl Module for Network {
     fn visit(&self, f: &mut dyn FnMut(&Param)) {
         match self {
             Network::Transformer(m) => m.visit(f),
+            Network::Bag(m) => m.visit(f),
         }
     }
 
     fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param)) {
         match self {
             Network::Transformer(m) => m.visit_mut(f),
+            Network::Bag(m) => m.visit_mut(f),
         }
     }
 }

@@ -68,6 +68,8 @@ pub struct TrainOptions {
     pub max_length: Option<usize>,
     /// Model family.
     pub model: ModelKind,
+    /// Width of the bag model's vectors.
+    pub dim: usize,
     /// Transformer width.
     pub d_model: usize,
     /// Transformer encoder blocks.
@@ -95,8 +97,8 @@ pub struct TrainOptions {
     pub epochs: usize,
     /// Examples per step.
     pub batch_size: usize,
-    /// Peak learning rate.
-    pub lr: f32,
+    /// Peak learning rate; default 1e-3 (AdamW, Transformer) or 0.1 (SGD, bag, as fastText).
+    pub lr: Option<f32>,
     /// Decoupled weight decay of AdamW (not applied to biases and norms).
     pub weight_decay: f32,
     /// Share of all steps spent warming the learning rate up linearly.
@@ -137,6 +139,7 @@ impl Default for TrainOptions {
             pretrained_tokenizer: None,
             max_length: None,
             model: ModelKind::Transformer,
+            dim: 100,
             d_model: 128,
             layers: 2,
             heads: 4,
@@ -150,7 +153,7 @@ impl Default for TrainOptions {
             norm_first: true,
             epochs: 10,
             batch_size: 32,
-            lr: 1e-3,
+            lr: None,
             weight_decay: 0.01,
             warmup: 0.1,
             schedule: ScheduleKind::Linear,
@@ -186,6 +189,7 @@ impl TrainOptions {
             ("--epochs", self.epochs),
             ("--batch-size", self.batch_size),
             ("--d-model", self.d_model),
+            ("--dim", self.dim),
             ("--layers", self.layers),
             ("--heads", self.heads),
             ("--d-ff", self.d_ff),
@@ -213,8 +217,9 @@ impl TrainOptions {
         if !(0.0..=1.0).contains(&self.warmup) {
             return Err(invalid("--warmup", format!("{} is outside [0, 1]", self.warmup)));
         }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(invalid("--lr", format!("{} is not a positive number", self.lr)));
+        let lr = self.learning_rate();
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(invalid("--lr", format!("{lr} is not a positive number")));
         }
         for (flag, p) in [
             ("--dropout", self.dropout),
@@ -272,6 +277,14 @@ impl TrainOptions {
         })
     }
 
+    /// The peak learning rate: the one given, or the model family's default.
+    pub fn learning_rate(&self) -> f32 {
+        self.lr.unwrap_or(match self.model {
+            ModelKind::Transformer => 1e-3,
+            ModelKind::Bag => 0.1,
+        })
+    }
+
     /// The learning-rate schedule over `total` steps.
     pub fn lr_schedule(&self, total: u64) -> Schedule {
         let warmup = (self.warmup * total as f64).round() as u64;
@@ -308,7 +321,7 @@ mod tests {
 
     #[test]
     fn toml_round_trip_and_unknown_keys() {
-        let opts = TrainOptions { epochs: 3, lr: 5e-4, ..valid() };
+        let opts = TrainOptions { epochs: 3, lr: Some(5e-4), ..valid() };
         let text = toml::to_string(&opts).unwrap();
         let back: TrainOptions = toml::from_str(&text).unwrap();
         assert_eq!(back, opts);

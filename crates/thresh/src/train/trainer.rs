@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thresh_core::layers::CrossEntropy;
-use thresh_core::models::{TokenBatch, TransformerConfig};
+use thresh_core::models::{BagConfig, SgdExample, TokenBatch, TransformerConfig};
 use thresh_core::optim::{clip_grad_norm, AdamW};
 use thresh_core::{Module, Tensor, Threads};
 
@@ -240,7 +240,11 @@ fn prepare(
         Some(n) => n,
         None => {
             let lengths: Vec<usize> = train_ids.iter().map(Vec::len).collect();
-            length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH)
+            match options.model {
+                // A bag has no positions to pay for: it keeps whole texts, as fastText does.
+                ModelKind::Bag => lengths.iter().copied().max().unwrap_or(1).max(1),
+                ModelKind::Transformer => length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH),
+            }
         }
     };
     let filler = tokenizer.unk_id().unwrap_or(tokenizer.pad_id());
@@ -340,6 +344,22 @@ fn restore(network: &mut Network, values: &[Tensor]) {
     });
 }
 
+/// Examples per round of the bag model's SGD, and the shards a round is dealt into: fixed
+/// numbers, so the result does not depend on the thread count. A shard sees the other shards'
+/// updates of a round only from the next one; eight shards of eight examples keep that
+/// staleness at 56 examples.
+const BAG_ROUND: usize = 16;
+const BAG_SHARDS: usize = 4;
+
+/// The bag model's rounds of an epoch: every example once, in an order drawn from the seed
+/// and the epoch.
+fn sgd_rounds(n: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    thresh_core::rng::Rng::new(thresh_core::rng::mix64(seed ^ (0x5CD0_0000 + epoch as u64)))
+        .shuffle(&mut order);
+    order.chunks(BAG_ROUND).map(<[usize]>::to_vec).collect()
+}
+
 /// Moves the running average `average` of the weights towards the network's current weights:
 /// `a ← d·a + (1 − d)·w`, with `d` ramped up over the first steps as `min(decay, (1+t)/(10+t))`
 /// so the average forgets its random start quickly.
@@ -399,8 +419,16 @@ fn run_in_pool(
             data.tokenizer.save(&out)?.into_iter().next().unwrap_or_default()
         }
     };
-    let config =
-        ModelConfig::transformer(arch, data.labels.clone(), data.max_length, tokenizer_file);
+    let config = match options.model {
+        ModelKind::Transformer => {
+            ModelConfig::transformer(arch, data.labels.clone(), data.max_length, tokenizer_file)
+        }
+        ModelKind::Bag => {
+            let bag =
+                BagConfig { vocab_size: data.tokenizer.vocab_size(), dim: options.dim, classes };
+            ModelConfig::bag(bag, data.labels.clone(), data.max_length, tokenizer_file)
+        }
+    };
     let mut network = Network::new(&config, options.seed)?;
     set_decay(&mut network);
     let summary = RunSummary {
@@ -487,7 +515,12 @@ fn run_in_pool(
     while state.epochs_done < options.epochs && !state.stopped {
         let epoch = state.epochs_done + 1;
         let started = Instant::now();
-        let batches = epoch_batches(&lengths, options.batch_size, options.seed, epoch);
+        let batches = match options.model {
+            ModelKind::Transformer => {
+                epoch_batches(&lengths, options.batch_size, options.seed, epoch)
+            }
+            ModelKind::Bag => sgd_rounds(data.train.len(), options.seed, epoch),
+        };
         observer.on_event(&TrainEvent::EpochStart {
             epoch,
             epochs: options.epochs,
@@ -495,7 +528,36 @@ fn run_in_pool(
         });
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut lr = 0.0f32;
-        for (step, batch) in batches.iter().enumerate() {
+        if let Network::Bag(bag) = &mut network {
+            // fastText's schedule: the rate falls linearly to zero over all examples of all
+            // epochs, updated once per round.
+            let total = (data.train.len() * options.epochs).max(1) as f64;
+            for (step, round) in batches.iter().enumerate() {
+                let done = ((epoch - 1) * data.train.len() + step * BAG_ROUND) as f64;
+                lr = options.learning_rate() * (1.0 - done / total).max(0.0) as f32;
+                let examples: Vec<SgdExample<'_>> = round
+                    .iter()
+                    .map(|&i| SgdExample {
+                        ids: &data.train.ids[i],
+                        label: data.train.labels[i].unwrap_or(0),
+                    })
+                    .collect();
+                let totals = bag.sgd_round(&examples, BAG_SHARDS, lr)?;
+                state.global_step += 1;
+                loss_sum += totals.loss;
+                correct += totals.correct;
+                seen += totals.examples;
+                observer.on_event(&TrainEvent::Step {
+                    step: step + 1,
+                    steps: batches.len(),
+                    loss: loss_sum / seen.max(1) as f64,
+                    accuracy: correct as f64 / seen.max(1) as f64,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+        let transformer_batches = if options.model == ModelKind::Bag { &[][..] } else { &batches };
+        for (step, batch) in transformer_batches.iter().enumerate() {
             let mut tokens = make_batch(&data.train.ids, batch, data.tokenizer.pad_id());
             if options.token_dropout > 0.0 {
                 if let Some(unk) = data.tokenizer.unk_id() {
@@ -521,7 +583,7 @@ fn run_in_pool(
             if options.clip_norm > 0.0 {
                 clip_grad_norm(&mut network, options.clip_norm);
             }
-            lr = options.lr * schedule.factor(state.global_step);
+            lr = options.learning_rate() * schedule.factor(state.global_step);
             optimizer.step(&mut network, lr);
             state.global_step += 1;
             if let Some(avg) = &mut average {
