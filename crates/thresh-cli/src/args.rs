@@ -152,6 +152,10 @@ pub struct TrainArgs {
     /// Tokens per text at most [default: 95th percentile of training lengths, at most 256].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// Word vectors in the .vec text format to start the embeddings of the words they hold
+    /// (their width must be the model's).
+    #[arg(long)]
+    pub pretrained_vectors: Option<PathBuf>,
     /// Width of the bag model's vectors [default: 100].
     #[arg(long)]
     pub dim: Option<usize>,
@@ -407,6 +411,7 @@ impl TrainArgs {
         set_if!(o.heads, self.heads);
         set_if!(o.d_ff, self.d_ff);
         set_if!(o.dim, self.dim);
+        o.pretrained_vectors = self.pretrained_vectors.clone().or(o.pretrained_vectors.take());
         set_if!(o.dropout, self.dropout);
         set_if!(o.attention_dropout, self.attention_dropout);
         set_if!(o.embedding_dropout, self.embedding_dropout);

@@ -56,6 +56,7 @@ fn init_tracing(verbose: u8, quiet: bool, profiler: Option<profile::Profiler>) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .with_filter(filter);

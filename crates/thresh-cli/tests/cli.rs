@@ -452,3 +452,35 @@ fn bag_model_learns_and_gives_the_same_model_on_one_or_two_threads() {
     assert_eq!(preds[0]["label"], "sport");
     assert_eq!(preds[1]["label"], "food");
 }
+
+#[test]
+fn pretrained_vectors_start_the_table_and_a_width_mismatch_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 300, 6);
+    let vec = dir.path().join("words.vec");
+    std::fs::write(&vec, "3 4\ngoal 1 0 0 0\nsoup 0 1 0 0\nchip 0 0 1 0\n").unwrap();
+    let train_with = |dim: &str, out: &str| {
+        run(&[
+            "train",
+            "--train",
+            train.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            "--model",
+            "bag",
+            "--dim",
+            dim,
+            "--epochs",
+            "2",
+            "--pretrained-vectors",
+            vec.to_str().unwrap(),
+            "-v",
+        ])
+    };
+    let o = train_with("4", "ok");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rows_set=3"), "{}", stderr(&o));
+    let o = train_with("8", "bad");
+    assert_usage_error(&o, &["--pretrained-vectors", "words.vec", "4-dimensional"]);
+}

@@ -20,6 +20,7 @@ pub mod run_record;
 pub mod system;
 pub mod text;
 pub mod train;
+pub mod vectors;
 
 pub use error::Error;
 pub use thresh_core as core;

@@ -56,20 +56,22 @@ impl BagConfig {
     }
 }
 
-/// One training example for [`BagClassifier::sgd_round`]: its token ids and class.
+/// One training example for [`BagClassifier::sgd_round`]: its token ids, class and weight.
 #[derive(Clone, Copy, Debug)]
 pub struct SgdExample<'a> {
     /// Token ids (words and n-grams).
     pub ids: &'a [u32],
     /// Class index.
     pub label: usize,
+    /// Weight of the example's loss (1 for plain training; class weights scale it).
+    pub weight: f32,
 }
 
 /// Sums over a round of [`BagClassifier::sgd_round`]: loss and correct predictions, each
 /// measured before the example's own update.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SgdTotals {
-    /// Sum of the examples' cross-entropy losses.
+    /// Sum of the examples' cross-entropy losses, each times its weight.
     pub loss: f64,
     /// Examples whose highest logit was their class.
     pub correct: usize,
@@ -202,7 +204,8 @@ impl BagClassifier {
     /// shard count, not the thread count, fixes the result.
     ///
     /// Per example (fastText's supervised softmax update): `h` = mean of the `n` rows of the
-    /// tokens and the end-of-text row, `p = softmax(W h)`, `αₖ = lr·(yₖ − pₖ)`;
+    /// tokens and the end-of-text row, `p = softmax(W h)`, `αₖ = lr·w·(yₖ − pₖ)` for the
+    /// example's weight `w`;
     /// `W[k] += αₖ h`; each of the `n` rows `+= (Σₖ αₖ W[k]) / n`, with `W` before the
     /// example's update.
     pub fn sgd_round(
@@ -386,14 +389,14 @@ impl ShardDelta {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let predicted = logits.iter().position(|&l| l == max).unwrap_or(0);
         let sum: f32 = logits.iter().map(|&l| crate::math::exp(l - max)).sum();
-        totals.loss += (max + sum.ln() - logits[ex.label]) as f64;
+        totals.loss += (ex.weight * (max + sum.ln() - logits[ex.label])) as f64;
         totals.correct += usize::from(predicted == ex.label);
         totals.examples += 1;
         grad.clear();
         grad.resize(d, 0.0);
         for k in 0..classes {
             let p = crate::math::exp(logits[k] - max) / sum;
-            let alpha = lr * (f32::from(u8::from(k == ex.label)) - p);
+            let alpha = lr * ex.weight * (f32::from(u8::from(k == ex.label)) - p);
             let w = &head[k * d..(k + 1) * d];
             let c = &mut self.head[k * d..(k + 1) * d];
             for ((g, (w, c)), h) in grad.iter_mut().zip(w.iter().zip(c.iter_mut())).zip(&hidden) {
@@ -486,7 +489,7 @@ mod tests {
         ce.forward(&logits, &[label]).unwrap();
         reference.backward(ce.grad());
         let mut m = model(5);
-        let totals = m.sgd_round(&[SgdExample { ids: &ids, label }], 1, lr).unwrap();
+        let totals = m.sgd_round(&[SgdExample { ids: &ids, label, weight: 1.0 }], 1, lr).unwrap();
         assert_eq!(totals.examples, 1);
         let mut i = 0;
         let mut after = Vec::new();
@@ -497,6 +500,24 @@ mod tests {
             }
             i += 1;
         });
+    }
+
+    /// An example's weight scales its step: weight 2 moves every parameter twice as far as
+    /// weight 1 from the same start (within 1e-6).
+    #[test]
+    fn example_weight_scales_the_step() {
+        let ids = [3u32, 4, 4];
+        let step = |weight: f32| {
+            let mut m = model(8);
+            let before: Vec<f32> = m.head.value.data().to_vec();
+            m.sgd_round(&[SgdExample { ids: &ids, label: 1, weight }], 1, 0.2).unwrap();
+            let moved: Vec<f32> =
+                m.head.value.data().iter().zip(&before).map(|(a, b)| a - b).collect();
+            moved
+        };
+        for (one, two) in step(1.0).iter().zip(step(2.0)) {
+            assert!((2.0 * one - two).abs() < 1e-6, "{one} {two}");
+        }
     }
 
     fn toy(n: usize) -> Vec<(Vec<u32>, usize)> {
@@ -516,8 +537,10 @@ mod tests {
     #[test]
     fn sgd_rounds_are_deterministic_across_threads_and_learn() {
         let data = toy(300);
-        let examples: Vec<SgdExample<'_>> =
-            data.iter().map(|(ids, label)| SgdExample { ids, label: *label }).collect();
+        let examples: Vec<SgdExample<'_>> = data
+            .iter()
+            .map(|(ids, label)| SgdExample { ids, label: *label, weight: 1.0 })
+            .collect();
         let train = |threads: usize| {
             Threads::new(threads).unwrap().install(|| {
                 let mut m =
@@ -544,8 +567,8 @@ mod tests {
     #[test]
     fn rejects_bad_ids_and_labels() {
         let mut m = model(1);
-        assert!(m.sgd_round(&[SgdExample { ids: &[9], label: 0 }], 1, 0.1).is_err());
-        assert!(m.sgd_round(&[SgdExample { ids: &[1], label: 3 }], 1, 0.1).is_err());
+        assert!(m.sgd_round(&[SgdExample { ids: &[9], label: 0, weight: 1.0 }], 1, 0.1).is_err());
+        assert!(m.sgd_round(&[SgdExample { ids: &[1], label: 3, weight: 1.0 }], 1, 0.1).is_err());
         let b = TokenBatch::new(vec![9], PaddingMask::from_lengths(1, vec![1]).unwrap()).unwrap();
         assert!(m.forward(&b, false).is_err());
     }

@@ -64,6 +64,8 @@ pub struct TrainOptions {
     pub tokenizer: TokenizerConfig,
     /// A Hugging Face `tokenizer.json` or BERT `vocab.txt` to use instead of training one.
     pub pretrained_tokenizer: Option<PathBuf>,
+    /// Word vectors (`.vec` text format) to start the embedding rows of the words they hold.
+    pub pretrained_vectors: Option<PathBuf>,
     /// Tokens per text at most; default: the 95th percentile of training lengths, at most 256.
     pub max_length: Option<usize>,
     /// Model family.
@@ -137,6 +139,7 @@ impl Default for TrainOptions {
             valid_fraction: 0.1,
             tokenizer: TokenizerConfig::default(),
             pretrained_tokenizer: None,
+            pretrained_vectors: None,
             max_length: None,
             model: ModelKind::Transformer,
             dim: 100,

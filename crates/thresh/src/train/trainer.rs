@@ -431,6 +431,21 @@ fn run_in_pool(
     };
     let mut network = Network::new(&config, options.seed)?;
     set_decay(&mut network);
+    if let (Some(path), None) = (&options.pretrained_vectors, resume_dir) {
+        let vectors = crate::vectors::read_vec(path)?;
+        let mut result = Ok(0);
+        network.visit_mut(&mut |p| {
+            if p.name == "embeddings.weight" || p.name == "embeddings.tokens.weight" {
+                result = vectors.fill_rows(&data.tokenizer, &mut p.value, "--pretrained-vectors");
+            }
+        });
+        tracing::info!(
+            file = %path.display(),
+            words = vectors.words.len(),
+            rows_set = result?,
+            "embeddings started from word vectors"
+        );
+    }
     let summary = RunSummary {
         train: data.train.len(),
         valid: data.valid.len(),
@@ -462,7 +477,7 @@ fn run_in_pool(
         ClassWeights::Balanced => Some(balanced_weights(&data.train.labels, classes)),
     };
     let mut loss_fn = CrossEntropy::new()
-        .with_class_weights(class_weights)
+        .with_class_weights(class_weights.clone())
         .with_label_smoothing(options.label_smoothing);
     let mut optimizer = AdamW::new(options.weight_decay);
     let steps_per_epoch = data.train.len().div_ceil(options.batch_size);
@@ -537,9 +552,10 @@ fn run_in_pool(
                 lr = options.learning_rate() * (1.0 - done / total).max(0.0) as f32;
                 let examples: Vec<SgdExample<'_>> = round
                     .iter()
-                    .map(|&i| SgdExample {
-                        ids: &data.train.ids[i],
-                        label: data.train.labels[i].unwrap_or(0),
+                    .map(|&i| {
+                        let label = data.train.labels[i].unwrap_or(0);
+                        let weight = class_weights.as_ref().map_or(1.0, |w| w[label]);
+                        SgdExample { ids: &data.train.ids[i], label, weight }
                     })
                     .collect();
                 let totals = bag.sgd_round(&examples, BAG_SHARDS, lr)?;
