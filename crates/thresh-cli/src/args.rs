@@ -152,6 +152,10 @@ pub struct TrainArgs {
     /// Tokens per text at most [default: 95th percentile of training lengths, at most 256].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// Continue training the model in this directory on the new data (its tokenizer, labels
+    /// and architecture are kept).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// Word vectors in the .vec text format to start the embeddings of the words they hold
     /// (their width must be the model's).
     #[arg(long)]
@@ -412,6 +416,7 @@ impl TrainArgs {
         set_if!(o.d_ff, self.d_ff);
         set_if!(o.dim, self.dim);
         o.pretrained_vectors = self.pretrained_vectors.clone().or(o.pretrained_vectors.take());
+        o.init = self.init.clone().or(o.init.take());
         set_if!(o.dropout, self.dropout);
         set_if!(o.attention_dropout, self.attention_dropout);
         set_if!(o.embedding_dropout, self.embedding_dropout);

@@ -484,3 +484,45 @@ fn pretrained_vectors_start_the_table_and_a_width_mismatch_names_the_flag() {
     let o = train_with("8", "bad");
     assert_usage_error(&o, &["--pretrained-vectors", "words.vec", "4-dimensional"]);
 }
+
+#[test]
+fn init_continues_a_saved_model_and_refuses_new_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = train_small(dir.path(), &["--epochs", "2"]);
+    let more = dir.path().join("more.tsv");
+    write_corpus(&more, 90, 8);
+    let second = dir.path().join("second");
+    let args = |train: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "train".to_string(),
+            "--train".into(),
+            train.to_str().unwrap().into(),
+            "--out".into(),
+            second.to_str().unwrap().into(),
+            "--init".into(),
+            first.to_str().unwrap().into(),
+            "--epochs".into(),
+            "1".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let o = thresh().args(args(&more, &[])).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |d: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap()
+    };
+    assert_eq!(read(&first)["transformer"], read(&second)["transformer"]);
+    assert_eq!(read(&first)["labels"], read(&second)["labels"]);
+    assert_ne!(
+        std::fs::read(first.join("model.safetensors")).unwrap(),
+        std::fs::read(second.join("model.safetensors")).unwrap()
+    );
+
+    let odd = dir.path().join("odd.tsv");
+    std::fs::write(&odd, "text\tlabel\nwe saw a goal\tsport\na new tune\tmusic\n").unwrap();
+    let o = thresh().args(args(&odd, &[])).output().unwrap();
+    assert_usage_error(&o, &["--init", "music"]);
+    let o = thresh().args(args(&more, &["--model", "bag"])).output().unwrap();
+    assert_usage_error(&o, &["--init", "--model transformer"]);
+}

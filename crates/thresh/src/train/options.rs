@@ -64,6 +64,9 @@ pub struct TrainOptions {
     pub tokenizer: TokenizerConfig,
     /// A Hugging Face `tokenizer.json` or BERT `vocab.txt` to use instead of training one.
     pub pretrained_tokenizer: Option<PathBuf>,
+    /// A trained model directory to continue training from: its tokenizer, labels, length and
+    /// weights are kept, and the architecture options are ignored.
+    pub init: Option<PathBuf>,
     /// Word vectors (`.vec` text format) to start the embedding rows of the words they hold.
     pub pretrained_vectors: Option<PathBuf>,
     /// Tokens per text at most; default: the 95th percentile of training lengths, at most 256.
@@ -140,6 +143,7 @@ impl Default for TrainOptions {
             tokenizer: TokenizerConfig::default(),
             pretrained_tokenizer: None,
             pretrained_vectors: None,
+            init: None,
             max_length: None,
             model: ModelKind::Transformer,
             dim: 100,

@@ -168,7 +168,34 @@ fn prepare(
         "train".to_string(),
         DataFile { path: options.train.clone(), sha256: sha256_file(&options.train)? },
     );
-    let labels = train_data.labels();
+    let init = options.init.as_deref().map(model::load_config).transpose()?;
+    let labels = match &init {
+        Some(config) => {
+            let unknown: Vec<String> =
+                train_data.labels().into_iter().filter(|l| !config.labels.contains(l)).collect();
+            if !unknown.is_empty() {
+                return Err(Error::InvalidOption {
+                    flag: "--init",
+                    message: format!(
+                        "the training data has labels the model does not know: {} (it knows: {})",
+                        unknown.join(", "),
+                        config.labels.join(", ")
+                    ),
+                });
+            }
+            if config.model != options.model {
+                return Err(Error::InvalidOption {
+                    flag: "--init",
+                    message: format!(
+                        "the model to continue is a {} model; pass --model {}",
+                        config.model, config.model
+                    ),
+                });
+            }
+            config.labels.clone()
+        }
+        None => train_data.labels(),
+    };
     let all_ids = class_ids(&train_data, &labels);
 
     // Validation: a file, or a stratified share of the training data.
@@ -226,6 +253,9 @@ fn prepare(
     let started = Instant::now();
     let tokenizer = match (resume_dir, &options.pretrained_tokenizer) {
         (Some(dir), _) => TextTokenizer::load(dir)?,
+        (None, _) if options.init.is_some() => {
+            TextTokenizer::load(options.init.as_deref().unwrap_or(Path::new("")))?
+        }
         (None, Some(path)) => TextTokenizer::from_pretrained(path)?,
         (None, None) => TextTokenizer::train(&options.tokenizer, &train_texts)?,
     };
@@ -236,9 +266,10 @@ fn prepare(
     );
     let special = false;
     let train_ids = tokenizer.encode_batch(&train_texts, special);
-    let max_length = match options.max_length {
-        Some(n) => n,
-        None => {
+    let max_length = match (options.max_length, &init) {
+        (_, Some(config)) => config.max_length,
+        (Some(n), None) => n,
+        (None, None) => {
             let lengths: Vec<usize> = train_ids.iter().map(Vec::len).collect();
             match options.model {
                 // A bag has no positions to pay for: it keeps whole texts, as fastText does.
@@ -429,7 +460,17 @@ fn run_in_pool(
             ModelConfig::bag(bag, data.labels.clone(), data.max_length, tokenizer_file)
         }
     };
-    let mut network = Network::new(&config, options.seed)?;
+    let (config, mut network) = match &options.init {
+        Some(dir) => {
+            let loaded = model::load(dir)?;
+            let config = ModelConfig { thresh_version: config.thresh_version, ..loaded.config };
+            (config, loaded.network)
+        }
+        None => {
+            let network = Network::new(&config, options.seed)?;
+            (config, network)
+        }
+    };
     set_decay(&mut network);
     if let (Some(path), None) = (&options.pretrained_vectors, resume_dir) {
         let vectors = crate::vectors::read_vec(path)?;
