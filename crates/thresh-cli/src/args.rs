@@ -140,7 +140,8 @@ pub struct TrainArgs {
     /// Least count of a word n-gram to enter the vocabulary [default: 2].
     #[arg(long)]
     pub ngram_min_count: Option<usize>,
-    /// Least count of a token to enter the vocabulary [default: 2].
+    /// Least count of a token to enter the vocabulary [default: 2 for the Transformer, 1 for
+    /// bag, as fastText].
     #[arg(long)]
     pub min_count: Option<usize>,
     /// Largest vocabulary (word tokenizer) [default: 50000].
@@ -403,7 +404,7 @@ impl TrainArgs {
         o.tokenizer.normalize_numbers |= self.normalize_numbers;
         o.tokenizer.cjk_bigrams &= !self.no_cjk_bigrams;
         set_if!(o.tokenizer.word_ngrams, self.word_ngrams);
-        set_if!(o.tokenizer.min_count, self.min_count);
+        o.tokenizer.min_count = self.min_count.or(o.tokenizer.min_count);
         set_if!(o.tokenizer.ngram_min_count, self.ngram_min_count);
         set_if!(o.tokenizer.max_vocab, self.max_vocab);
         set_if!(o.tokenizer.subword_vocab, self.subword_vocab);

@@ -129,7 +129,8 @@ mod tests {
         let path = write(dir.path(), "3 2\ngood 1 2\nbad -1 0.5 \nunseen 9 9\n");
         let v = read_vec(&path).unwrap();
         assert_eq!((v.dim, v.words.len()), (2, 3));
-        let config = TokenizerConfig { min_count: 1, word_ngrams: 1, ..TokenizerConfig::default() };
+        let config =
+            TokenizerConfig { min_count: Some(1), word_ngrams: 1, ..TokenizerConfig::default() };
         let tokenizer = TextTokenizer::train(&config, &["good bad", "bad"]).unwrap();
         let mut table = Tensor::zeros(&[tokenizer.vocab_size(), 2]);
         assert_eq!(v.fill_rows(&tokenizer, &mut table, "--pretrained-vectors").unwrap(), 2);

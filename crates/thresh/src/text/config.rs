@@ -52,6 +52,10 @@ impl FromStr for TokenizerKind {
     }
 }
 
+/// The least count when none is set: 2, so a word met once in training becomes `[UNK]` and
+/// the model learns what to make of `[UNK]`, which unseen words at prediction time map to.
+pub const DEFAULT_MIN_COUNT: usize = 2;
+
 /// How to build a tokenizer. Fields other than `kind`, `lowercase`, `min_count` and
 /// `subword_vocab` apply to the word tokenizer only.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -78,9 +82,8 @@ pub struct TokenizerConfig {
     /// vocabulary: an n-gram met once teaches a model little but to memorise. Default 2.
     pub ngram_min_count: usize,
     /// Tokens (word kind) or merges (subword kinds) seen fewer times than this are left out of
-    /// the vocabulary. Default 2: a word met once in training becomes `[UNK]`, so the model
-    /// learns what to make of `[UNK]`, which unseen words at prediction time then map to.
-    pub min_count: usize,
+    /// the vocabulary. Unset, [`DEFAULT_MIN_COUNT`] applies (training sets it per model).
+    pub min_count: Option<usize>,
     /// Largest word vocabulary, special tokens included. Default 50 000.
     pub max_vocab: usize,
     /// Vocabulary size of WordPiece and BPE training, special tokens included. Default 8 000.
@@ -97,10 +100,17 @@ impl Default for TokenizerConfig {
             cjk_bigrams: true,
             word_ngrams: 2,
             ngram_min_count: 2,
-            min_count: 2,
+            min_count: None,
             max_vocab: 50_000,
             subword_vocab: 8_000,
         }
+    }
+}
+
+impl TokenizerConfig {
+    /// The least count in effect: the one set, or [`DEFAULT_MIN_COUNT`].
+    pub fn min_count(&self) -> usize {
+        self.min_count.unwrap_or(DEFAULT_MIN_COUNT)
     }
 }
 

@@ -33,6 +33,6 @@ mod tokenizer;
 mod vocab;
 mod word;
 
-pub use config::{TokenizerConfig, TokenizerKind};
+pub use config::{TokenizerConfig, TokenizerKind, DEFAULT_MIN_COUNT};
 pub use error::TextError;
 pub use tokenizer::TextTokenizer;

@@ -174,7 +174,7 @@ impl SubwordTokenizer {
         let mut trainer = MergeTrainer {
             kind,
             vocab_size: config.subword_vocab,
-            min_frequency: u64::try_from(config.min_count).unwrap_or(u64::MAX),
+            min_frequency: u64::try_from(config.min_count()).unwrap_or(u64::MAX),
             words: HashMap::new(),
         };
         tokenizer

@@ -125,13 +125,13 @@ impl WordTokenizer {
         let mut counts =
             count_tokens(texts, |text, emit| word_tokens(config, text, &mut |t, _| emit(t)));
         // Only n-grams hold a space: split tokens never do.
-        let ngram_min = config.ngram_min_count.max(config.min_count) as u64;
+        let ngram_min = config.ngram_min_count.max(config.min_count()) as u64;
         counts.retain(|token, n| *n >= ngram_min || !token.contains(' '));
         if counts.is_empty() {
             return Err(TextError::EmptyCorpus(texts.len()));
         }
         let distinct = counts.len();
-        let vocab = Vocab::build(counts, config.min_count, config.max_vocab);
+        let vocab = Vocab::build(counts, config.min_count(), config.max_vocab);
         tracing::debug!(
             texts = texts.len(),
             distinct_tokens = distinct,
@@ -230,7 +230,7 @@ mod tests {
         TokenizerConfig {
             lowercase: true,
             word_ngrams: 1,
-            min_count: 1,
+            min_count: Some(1),
             ..TokenizerConfig::default()
         }
     }
@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(t.tokens("A b zzz"), ["a", "b", "zzz"]);
         assert!(t.encode("   ").is_empty());
         assert!(t.encode("").is_empty());
-        let min2 = TokenizerConfig { min_count: 2, ..lowercased_words() };
+        let min2 = TokenizerConfig { min_count: Some(2), ..lowercased_words() };
         let t = WordTokenizer::train(&min2, &texts).unwrap();
         assert_eq!(t.vocab().tokens(), ["[PAD]", "[UNK]", "a", "b"]);
         let small = TokenizerConfig { max_vocab: 3, ..lowercased_words() };

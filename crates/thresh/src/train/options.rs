@@ -284,6 +284,16 @@ impl TrainOptions {
         })
     }
 
+    /// The tokenizer settings with the model family's defaults filled in: words seen once
+    /// stay in a bag model's vocabulary, as in fastText.
+    pub fn tokenizer_config(&self) -> TokenizerConfig {
+        let mut config = self.tokenizer.clone();
+        if self.model == ModelKind::Bag {
+            config.min_count.get_or_insert(1);
+        }
+        config
+    }
+
     /// The peak learning rate: the one given, or the model family's default.
     pub fn learning_rate(&self) -> f32 {
         self.lr.unwrap_or(match self.model {

@@ -257,7 +257,7 @@ fn prepare(
             TextTokenizer::load(options.init.as_deref().unwrap_or(Path::new("")))?
         }
         (None, Some(path)) => TextTokenizer::from_pretrained(path)?,
-        (None, None) => TextTokenizer::train(&options.tokenizer, &train_texts)?,
+        (None, None) => TextTokenizer::train(&options.tokenizer_config(), &train_texts)?,
     };
     tracing::debug!(
         tokenizer = %tokenizer.describe(),
