@@ -413,6 +413,8 @@ fn bag_model_learns_and_gives_the_same_model_on_one_or_two_threads() {
             "5",
             "--lr",
             "0.5",
+            "--weight-average",
+            "0.9",
             "--threads",
             threads,
         ]);

@@ -240,6 +240,9 @@ impl TrainOptions {
                 return Err(invalid(flag, format!("{p} is outside [0, 1)")));
             }
         }
+        if self.model == ModelKind::Bag && self.token_dropout > 0.0 {
+            return Err(invalid("--token-dropout", "applies to the Transformer model only"));
+        }
         if !(0.0..1.0).contains(&self.weight_average) {
             return Err(invalid(
                 "--weight-average",
@@ -332,6 +335,10 @@ mod tests {
         assert!(err.to_string().contains("--valid-fraction"), "{err}");
         let err = TrainOptions { encoding: "ebcdic".into(), ..valid() }.validate().unwrap_err();
         assert!(err.to_string().contains("--encoding"), "{err}");
+        let bag = TrainOptions { model: ModelKind::Bag, token_dropout: 0.1, ..valid() };
+        assert!(bag.validate().unwrap_err().to_string().contains("--token-dropout"));
+        assert_eq!(TrainOptions { model: ModelKind::Bag, ..valid() }.learning_rate(), 0.1);
+        assert_eq!(valid().learning_rate(), 1e-3);
         let err = TrainOptions { train: PathBuf::new(), ..valid() }.validate().unwrap_err();
         assert!(err.to_string().contains("--train"), "{err}");
     }

@@ -601,6 +601,9 @@ fn run_in_pool(
                     .collect();
                 let totals = bag.sgd_round(&examples, BAG_SHARDS, lr)?;
                 state.global_step += 1;
+                if let Some(avg) = &mut average {
+                    update_average(avg, bag.as_ref(), options.weight_average, state.global_step);
+                }
                 loss_sum += totals.loss;
                 correct += totals.correct;
                 seen += totals.examples;
