@@ -35,6 +35,10 @@ pub enum Command {
     Predict(PredictArgs),
     /// Show threads, SIMD level, measured GEMM rate and compiled-in backends.
     Doctor(DoctorArgs),
+    /// Learn word vectors from raw text (skip-gram or CBOW, character n-grams); .vec out.
+    Embed(EmbedArgs),
+    /// List the words nearest to a word in a .vec file, by cosine similarity.
+    Neighbors(NeighborsArgs),
     /// Time the reference Transformer on synthetic batches (training steps or inference).
     Bench(BenchArgs),
 }
@@ -280,6 +284,69 @@ pub struct DoctorArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EmbedModelArg {
+    Skipgram,
+    Cbow,
+}
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    /// Text to learn from, one text per line (UTF-8).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output file, .vec text format.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Skip-gram (context from word) or CBOW (word from context).
+    #[arg(long, value_enum, default_value = "skipgram")]
+    pub model: EmbedModelArg,
+    /// Vector width.
+    #[arg(long, default_value_t = 100)]
+    pub dim: usize,
+    /// Passes over the text.
+    #[arg(long, default_value_t = 5)]
+    pub epochs: usize,
+    /// Starting learning rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f32,
+    /// Largest context distance.
+    #[arg(long, default_value_t = 5)]
+    pub window: usize,
+    /// Negative samples per prediction.
+    #[arg(long, default_value_t = 5)]
+    pub negatives: usize,
+    /// Least count of a word to get a vector.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: usize,
+    /// Shortest character n-gram.
+    #[arg(long, default_value_t = 3)]
+    pub minn: usize,
+    /// Longest character n-gram (0: none).
+    #[arg(long, default_value_t = 6)]
+    pub maxn: usize,
+    /// Rows the hashed character n-grams share.
+    #[arg(long, default_value_t = 200_000)]
+    pub buckets: usize,
+    /// Keep case (text is lower-cased by default).
+    #[arg(long)]
+    pub keep_case: bool,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct NeighborsArgs {
+    /// A .vec file.
+    pub vectors: PathBuf,
+    /// The word to look up.
+    pub word: String,
+    /// How many neighbours.
+    #[arg(long, short = 'k', default_value_t = 10)]
+    pub k: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

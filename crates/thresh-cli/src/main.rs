@@ -7,7 +7,7 @@ mod profile;
 mod progress;
 
 use anyhow::{Context, Result};
-use args::{Cli, Command, Mode};
+use args::{Cli, Command, EmbedModelArg, Mode};
 use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -124,6 +124,53 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
                 write!(out, "{}", report.render())?;
+            }
+            Ok(())
+        }
+        Command::Embed(args) => {
+            let lines = thresh::data::read_lines(Some(&args.input), Encoding::Utf8)?;
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let options = thresh::embed::EmbedOptions {
+                model: match args.model {
+                    EmbedModelArg::Skipgram => thresh::embed::EmbedModel::Skipgram,
+                    EmbedModelArg::Cbow => thresh::embed::EmbedModel::Cbow,
+                },
+                dim: args.dim,
+                epochs: args.epochs,
+                lr: args.lr,
+                window: args.window,
+                negatives: args.negatives,
+                min_count: args.min_count,
+                minn: args.minn,
+                maxn: args.maxn,
+                buckets: args.buckets,
+                lowercase: !args.keep_case,
+                seed: args.seed,
+            };
+            let vectors = thresh::embed::train_vectors(&lines, &args.input, &options)?;
+            thresh::vectors::write_vec(&args.out, &vectors)?;
+            if !quiet {
+                println!(
+                    "{} vectors of {} dimensions written to {}",
+                    vectors.words.len(),
+                    vectors.dim,
+                    args.out.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Neighbors(args) => {
+            let vectors = thresh::vectors::read_vec(&args.vectors)?;
+            let Some(near) = thresh::vectors::nearest(&vectors, &args.word, args.k) else {
+                return Err(thresh::Error::InvalidOption {
+                    flag: "WORD",
+                    message: format!("{:?} is not in {}", args.word, args.vectors.display()),
+                }
+                .into());
+            };
+            let mut out = std::io::stdout().lock();
+            for (word, score) in near {
+                writeln!(out, "{word}\t{score:.4}")?;
             }
             Ok(())
         }

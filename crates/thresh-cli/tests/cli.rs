@@ -528,3 +528,55 @@ fn init_continues_a_saved_model_and_refuses_new_labels() {
     let o = thresh().args(args(&more, &["--model", "bag"])).output().unwrap();
     assert_usage_error(&o, &["--init", "--model transformer"]);
 }
+
+#[test]
+fn embed_writes_vectors_that_neighbors_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.txt");
+    let mut text = String::new();
+    let mut x = 88172645463325252u64;
+    for i in 0..600 {
+        let words: &[&str] = if i % 2 == 0 {
+            &["goal", "match", "team", "striker"]
+        } else {
+            &["pasta", "bread", "soup", "garlic"]
+        };
+        let line: Vec<&str> = (0..8)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                words[(x % 4) as usize]
+            })
+            .collect();
+        text.push_str(&line.join(" "));
+        text.push('\n');
+    }
+    std::fs::write(&corpus, text).unwrap();
+    let vec = dir.path().join("v.vec");
+    let o = run(&[
+        "embed",
+        "--input",
+        corpus.to_str().unwrap(),
+        "--out",
+        vec.to_str().unwrap(),
+        "--dim",
+        "16",
+        "--min-count",
+        "1",
+        "--model",
+        "cbow",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&vec).unwrap().starts_with("8 16\n"));
+    let o = run(&["neighbors", vec.to_str().unwrap(), "goal", "-k", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let near: Vec<String> =
+        stdout(&o).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
+    assert_eq!(near.len(), 2);
+    for w in &near {
+        assert!(["match", "team", "striker"].contains(&w.as_str()), "{near:?}");
+    }
+    let o = run(&["neighbors", vec.to_str().unwrap(), "zebra"]);
+    assert_usage_error(&o, &["zebra", "v.vec"]);
+}

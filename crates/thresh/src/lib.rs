@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod data;
 pub mod doctor;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fsutil;

@@ -112,6 +112,40 @@ impl WordVectors {
     }
 }
 
+/// Writes `vectors` to `path` in the `.vec` text format (atomically).
+pub fn write_vec(path: &Path, vectors: &WordVectors) -> Result<(), Error> {
+    use std::fmt::Write as _;
+    let mut text = format!("{} {}\n", vectors.words.len(), vectors.dim);
+    for (word, v) in vectors.words.iter().zip(vectors.values.chunks(vectors.dim)) {
+        text.push_str(word);
+        for x in v {
+            let _ = write!(text, " {x:.5}");
+        }
+        text.push('\n');
+    }
+    crate::fsutil::write_atomic(path, text.as_bytes())
+        .map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}
+
+/// The `k` words nearest to `word` by cosine similarity, most similar first (ties in file
+/// order), without `word` itself; `None` when the file does not hold `word`.
+pub fn nearest(vectors: &WordVectors, word: &str, k: usize) -> Option<Vec<(String, f32)>> {
+    let d = vectors.dim;
+    let index = vectors.words.iter().position(|w| w == word)?;
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    let query = &vectors.values[index * d..(index + 1) * d];
+    let qn = norm(query);
+    let mut scored: Vec<(usize, f32)> = vectors
+        .values
+        .chunks(d)
+        .enumerate()
+        .filter(|&(i, _)| i != index)
+        .map(|(i, v)| (i, v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>() / (norm(v) * qn)))
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    Some(scored.into_iter().take(k).map(|(i, s)| (vectors.words[i].clone(), s)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +175,26 @@ mod tests {
         let mut narrow = Tensor::zeros(&[tokenizer.vocab_size(), 3]);
         let err = v.fill_rows(&tokenizer, &mut narrow, "--pretrained-vectors").unwrap_err();
         assert!(err.to_string().contains("--pretrained-vectors"), "{err}");
+    }
+
+    #[test]
+    fn written_vectors_read_back_and_neighbours_rank_by_cosine() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = WordVectors {
+            path: PathBuf::new(),
+            dim: 2,
+            words: vec!["a".into(), "b".into(), "c".into()],
+            values: vec![1.0, 0.0, 0.9, 0.1, -1.0, 0.0],
+        };
+        let path = dir.path().join("out.vec");
+        write_vec(&path, &v).unwrap();
+        let back = read_vec(&path).unwrap();
+        assert_eq!((back.words.clone(), back.values.clone()), (v.words.clone(), v.values.clone()));
+        let near = nearest(&back, "a", 2).unwrap();
+        assert_eq!(near[0].0, "b");
+        assert_eq!(near[1].0, "c");
+        assert!(near[0].1 > 0.99 && (near[1].1 + 1.0).abs() < 1e-6);
+        assert!(nearest(&back, "zzz", 2).is_none());
     }
 
     #[test]
