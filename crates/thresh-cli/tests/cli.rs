@@ -34,6 +34,14 @@ fn assert_usage_error(o: &Output, needles: &[&str]) {
 }
 
 /// A learnable three-class text file: the class is given away by a keyword among filler words.
+/// A xorshift step of `state`, reduced to `0..n`.
+fn below(state: &mut u64, n: usize) -> usize {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state % n as u64) as usize
+}
+
 fn write_corpus(path: &Path, rows: usize, seed: u64) {
     let keywords = [
         ("sport", ["match", "goal", "team"]),
@@ -42,12 +50,7 @@ fn write_corpus(path: &Path, rows: usize, seed: u64) {
     ];
     let filler = ["the", "a", "today", "really", "we", "saw", "some", "very", "new", "old"];
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = |n: usize| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % n as u64) as usize
-    };
+    let mut next = |n: usize| below(&mut x, n);
     let mut text = String::from("text\tlabel\n");
     for i in 0..rows {
         let (label, words) = keywords[i % 3];
@@ -541,14 +544,7 @@ fn embed_writes_vectors_that_neighbors_reads() {
         } else {
             &["pasta", "bread", "soup", "garlic"]
         };
-        let line: Vec<&str> = (0..8)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                words[(x % 4) as usize]
-            })
-            .collect();
+        let line: Vec<&str> = (0..8).map(|_| words[below(&mut x, 4)]).collect();
         text.push_str(&line.join(" "));
         text.push('\n');
     }
