@@ -120,13 +120,13 @@ impl Trainer for MergeTrainer {
         let counts = iterator
             .par_bridge()
             .map(|text| process(text.as_ref()))
-            .try_fold(Counts::new, |mut counts, words| -> tokenizers::Result<Counts> {
+            .try_fold(Counts::default, |mut counts, words| -> tokenizers::Result<Counts> {
                 for word in words? {
                     *counts.entry(word).or_insert(0) += 1;
                 }
                 Ok(counts)
             })
-            .try_reduce(Counts::new, |a, b| Ok(merge_counts(a, b)))?;
+            .try_reduce(Counts::default, |a, b| Ok(merge_counts(a, b)))?;
         self.words = merge_counts(std::mem::take(&mut self.words), counts);
         Ok(())
     }
@@ -175,7 +175,7 @@ impl SubwordTokenizer {
             kind,
             vocab_size: config.subword_vocab,
             min_frequency: u64::try_from(config.min_count()).unwrap_or(u64::MAX),
-            words: HashMap::new(),
+            words: Counts::default(),
         };
         tokenizer
             .train(&mut trainer, texts.iter().copied())

@@ -4,9 +4,11 @@
 //! follow from the most frequent down, ties in byte order of the token, so that the same
 //! counts always give the same vocabulary.
 
-use std::collections::HashMap;
-
 use rayon::prelude::*;
+
+/// Hash maps of tokens: foldhash with a fixed seed, several times faster than the standard
+/// SipHash on short strings, and the same hashing in every run.
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// The padding token, id 0.
 pub(crate) const PAD: &str = "[PAD]";
@@ -52,13 +54,13 @@ where
     texts
         .par_chunks(CHUNK)
         .map(|chunk| {
-            let mut counts = Counts::new();
+            let mut counts = Counts::default();
             for text in chunk {
                 tokenize(text, &mut |token| add(&mut counts, token));
             }
             counts
         })
-        .reduce(Counts::new, merge_counts)
+        .reduce(Counts::default, merge_counts)
 }
 
 /// A word vocabulary: token strings in id order and the reverse index.
@@ -104,7 +106,7 @@ impl Vocab {
         }
         let vocab = Vocab::index(tokens);
         if vocab.index.len() != vocab.tokens.len() {
-            let mut seen = HashMap::new();
+            let mut seen = HashMap::default();
             for (i, token) in vocab.tokens.iter().enumerate() {
                 if let Some(first) = seen.insert(token.as_str(), i) {
                     return Err(format!(
@@ -166,7 +168,8 @@ mod tests {
     fn build_orders_by_count_then_token_and_applies_limits() {
         let counts: Counts = [("b", 3), ("a", 3), ("c", 5), ("d", 1), ("e", 2)]
             .map(|(t, n)| (t.to_string(), n))
-            .into();
+            .into_iter()
+            .collect();
         let v = Vocab::build(counts.clone(), 1, 100);
         assert_eq!(v.tokens(), ["[PAD]", "[UNK]", "c", "a", "b", "e", "d"]);
         assert_eq!(v.id("a"), Some(3));

@@ -68,25 +68,22 @@ pub fn save(
     adam: &AdamW,
 ) -> Result<(), ModelError> {
     let mut names = Vec::new();
-    let mut values = Vec::new();
+    let mut owned: Vec<(String, Tensor)> = Vec::new();
     network.visit(&mut |p| {
         names.push(p.name.clone());
-        values.push(p.value.clone());
+        owned.push((format!("model.{}", p.name), p.value.clone()));
     });
-    let mut owned: Vec<(String, Tensor)> = Vec::new();
-    for (name, value) in names.iter().zip(&values) {
-        owned.push((format!("model.{name}"), value.clone()));
-    }
+    let shapes: Vec<Vec<usize>> = owned.iter().map(|(_, t)| t.shape().to_vec()).collect();
     for (prefix, set) in [("best", best), ("average", average)] {
         for (name, value) in names.iter().zip(set.unwrap_or_default()) {
             owned.push((format!("{prefix}.{name}"), value.clone()));
         }
     }
-    for (i, (name, value)) in names.iter().zip(&values).enumerate() {
+    for (i, (name, shape)) in names.iter().zip(&shapes).enumerate() {
         let (m, v) = adam.moments().get(i).cloned().unwrap_or_default();
-        if m.len() == value.len() {
-            owned.push((format!("adam.m.{name}"), Tensor::from_vec(m, value.shape())?));
-            owned.push((format!("adam.v.{name}"), Tensor::from_vec(v, value.shape())?));
+        if m.len() == shape.iter().product::<usize>() && !m.is_empty() {
+            owned.push((format!("adam.m.{name}"), Tensor::from_vec(m, shape)?));
+            owned.push((format!("adam.v.{name}"), Tensor::from_vec(v, shape)?));
         }
     }
     let refs: Vec<(String, &Tensor)> = owned.iter().map(|(n, t)| (n.clone(), t)).collect();
