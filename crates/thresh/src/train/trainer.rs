@@ -615,49 +615,49 @@ fn run_in_pool(
                     elapsed: started.elapsed(),
                 });
             }
-        }
-        let transformer_batches = if options.model == ModelKind::Bag { &[][..] } else { &batches };
-        for (step, batch) in transformer_batches.iter().enumerate() {
-            let mut tokens = make_batch(&data.train.ids, batch, data.tokenizer.pad_id());
-            if options.token_dropout > 0.0 {
-                if let Some(unk) = data.tokenizer.unk_id() {
-                    drop_tokens(
-                        &mut tokens,
-                        unk,
-                        options.token_dropout,
-                        options.seed,
-                        state.global_step,
-                    );
+        } else {
+            for (step, batch) in batches.iter().enumerate() {
+                let mut tokens = make_batch(&data.train.ids, batch, data.tokenizer.pad_id());
+                if options.token_dropout > 0.0 {
+                    if let Some(unk) = data.tokenizer.unk_id() {
+                        drop_tokens(
+                            &mut tokens,
+                            unk,
+                            options.token_dropout,
+                            options.seed,
+                            state.global_step,
+                        );
+                    }
                 }
+                labels_buf.clear();
+                labels_buf.extend(batch.iter().map(|&i| data.train.labels[i].unwrap_or(0)));
+                network.zero_grad();
+                network.set_stream(state.global_step);
+                let logits = network.forward(&tokens, true)?;
+                for (r, &y) in labels_buf.iter().enumerate() {
+                    correct += usize::from(argmax(logits.row(r)) == y);
+                }
+                let loss = loss_fn.forward(logits, &labels_buf)?;
+                network.backward(loss_fn.grad());
+                if options.clip_norm > 0.0 {
+                    clip_grad_norm(&mut network, options.clip_norm);
+                }
+                lr = options.learning_rate() * schedule.factor(state.global_step);
+                optimizer.step(&mut network, lr);
+                state.global_step += 1;
+                if let Some(avg) = &mut average {
+                    update_average(avg, &network, options.weight_average, state.global_step);
+                }
+                loss_sum += loss as f64 * batch.len() as f64;
+                seen += batch.len();
+                observer.on_event(&TrainEvent::Step {
+                    step: step + 1,
+                    steps: batches.len(),
+                    loss: loss_sum / seen as f64,
+                    accuracy: correct as f64 / seen as f64,
+                    elapsed: started.elapsed(),
+                });
             }
-            labels_buf.clear();
-            labels_buf.extend(batch.iter().map(|&i| data.train.labels[i].unwrap_or(0)));
-            network.zero_grad();
-            network.set_stream(state.global_step);
-            let logits = network.forward(&tokens, true)?;
-            for (r, &y) in labels_buf.iter().enumerate() {
-                correct += usize::from(argmax(logits.row(r)) == y);
-            }
-            let loss = loss_fn.forward(logits, &labels_buf)?;
-            network.backward(loss_fn.grad());
-            if options.clip_norm > 0.0 {
-                clip_grad_norm(&mut network, options.clip_norm);
-            }
-            lr = options.learning_rate() * schedule.factor(state.global_step);
-            optimizer.step(&mut network, lr);
-            state.global_step += 1;
-            if let Some(avg) = &mut average {
-                update_average(avg, &network, options.weight_average, state.global_step);
-            }
-            loss_sum += loss as f64 * batch.len() as f64;
-            seen += batch.len();
-            observer.on_event(&TrainEvent::Step {
-                step: step + 1,
-                steps: batches.len(),
-                loss: loss_sum / seen as f64,
-                accuracy: correct as f64 / seen as f64,
-                elapsed: started.elapsed(),
-            });
         }
         // With a moving average, validation scores the averaged weights, and those are what
         // the best epoch keeps; training goes on from the raw weights.
