@@ -86,6 +86,10 @@ pub struct TokenizerConfig {
     pub min_count: Option<usize>,
     /// Largest word vocabulary, special tokens included. Default 50 000.
     pub max_vocab: usize,
+    /// Most word n-grams kept, apart from `max_vocab` (the bag model's `--buckets`); unset,
+    /// n-grams and words share `max_vocab`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ngrams: Option<usize>,
     /// Vocabulary size of WordPiece and BPE training, special tokens included. Default 8 000.
     pub subword_vocab: usize,
 }
@@ -102,6 +106,7 @@ impl Default for TokenizerConfig {
             ngram_min_count: 2,
             min_count: None,
             max_vocab: 50_000,
+            max_ngrams: None,
             subword_vocab: 8_000,
         }
     }

@@ -63,6 +63,19 @@ where
         .reduce(Counts::default, merge_counts)
 }
 
+/// The tokens seen at least `min_count` times (0 counts as 1), without the special tokens,
+/// most frequent first with ties in byte order, at most `room` of them.
+fn ranked(counts: Counts, min_count: usize, room: usize) -> Vec<String> {
+    let min_count = u64::try_from(min_count.max(1)).unwrap_or(u64::MAX);
+    let mut kept: Vec<(String, u64)> = counts
+        .into_iter()
+        .filter(|(token, n)| *n >= min_count && token != PAD && token != UNK)
+        .collect();
+    kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    kept.truncate(room);
+    kept.into_iter().map(|(token, _)| token).collect()
+}
+
 /// A word vocabulary: token strings in id order and the reverse index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Vocab {
@@ -75,18 +88,30 @@ impl Vocab {
     /// most frequent first with ties in byte order, and cuts the list so that it holds at most
     /// `max_size` entries counting `[PAD]` and `[UNK]`.
     pub(crate) fn build(counts: Counts, min_count: usize, max_size: usize) -> Vocab {
-        let min_count = u64::try_from(min_count.max(1)).unwrap_or(u64::MAX);
-        let mut kept: Vec<(String, u64)> = counts
-            .into_iter()
-            .filter(|(token, n)| *n >= min_count && token != PAD && token != UNK)
-            .collect();
-        kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let room = max_size.min(u32::MAX as usize).saturating_sub(2);
-        kept.truncate(room);
-        let tokens = [PAD.to_string(), UNK.to_string()]
-            .into_iter()
-            .chain(kept.into_iter().map(|(token, _)| token))
-            .collect();
+        let kept = ranked(counts, min_count, room);
+        let tokens = [PAD.to_string(), UNK.to_string()].into_iter().chain(kept).collect();
+        Vocab::index(tokens)
+    }
+
+    /// As [`Vocab::build`] for the tokens `is_second` rejects (at most `max_size` entries with
+    /// `[PAD]` and `[UNK]`), followed by the at most `max_second` most frequent of the others:
+    /// words and word n-grams capped apart.
+    pub(crate) fn build_two(
+        counts: Counts,
+        min_count: usize,
+        max_size: usize,
+        max_second: usize,
+        is_second: impl Fn(&str) -> bool,
+    ) -> Vocab {
+        let (second, first): (Counts, Counts) =
+            counts.into_iter().partition(|(token, _)| is_second(token));
+        let room = max_size.min(u32::MAX as usize).saturating_sub(2);
+        let first = ranked(first, min_count, room);
+        let room = (u32::MAX as usize).saturating_sub(first.len() + 2).min(max_second);
+        let second = ranked(second, min_count, room);
+        let tokens =
+            [PAD.to_string(), UNK.to_string()].into_iter().chain(first).chain(second).collect();
         Vocab::index(tokens)
     }
 
@@ -162,6 +187,16 @@ mod tests {
         assert_eq!(counts.values().sum::<u64>(), 15000);
         let sequential = count_tokens(&refs[..1], whitespace);
         assert_eq!(sequential["common"], 1);
+    }
+
+    #[test]
+    fn build_two_caps_words_and_ngrams_apart() {
+        let counts: Counts = [("a", 5), ("b", 4), ("c", 3), ("a b", 9), ("b c", 2), ("x y", 1)]
+            .map(|(t, n)| (t.to_string(), n))
+            .into_iter()
+            .collect();
+        let v = Vocab::build_two(counts, 2, 4, 1, |t| t.contains(' '));
+        assert_eq!(v.tokens(), ["[PAD]", "[UNK]", "a", "b", "a b"]);
     }
 
     #[test]

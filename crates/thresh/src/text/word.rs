@@ -131,7 +131,12 @@ impl WordTokenizer {
             return Err(TextError::EmptyCorpus(texts.len()));
         }
         let distinct = counts.len();
-        let vocab = Vocab::build(counts, config.min_count(), config.max_vocab);
+        let vocab = match config.max_ngrams {
+            None => Vocab::build(counts, config.min_count(), config.max_vocab),
+            Some(n) => Vocab::build_two(counts, config.min_count(), config.max_vocab, n, |t| {
+                t.contains(' ')
+            }),
+        };
         tracing::debug!(
             texts = texts.len(),
             distinct_tokens = distinct,
