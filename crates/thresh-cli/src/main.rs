@@ -147,8 +147,11 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 lowercase: !args.keep_case,
                 seed: args.seed,
             };
-            let vectors = thresh::embed::train_vectors(&lines, &args.input, &options)?;
+            let (vectors, ngrams) = thresh::embed::train_vectors(&lines, &args.input, &options)?;
             thresh::vectors::write_vec(&args.out, &vectors)?;
+            if let Some(ngrams) = &ngrams {
+                ngrams.save(&thresh::embed::Subwords::path_for(&args.out))?;
+            }
             if !quiet {
                 println!(
                     "{} vectors of {} dimensions written to {}",
@@ -161,12 +164,32 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
         }
         Command::Neighbors(args) => {
             let vectors = thresh::vectors::read_vec(&args.vectors)?;
-            let Some(near) = thresh::vectors::nearest(&vectors, &args.word, args.k) else {
-                return Err(thresh::Error::InvalidOption {
-                    flag: "WORD",
-                    message: format!("{:?} is not in {}", args.word, args.vectors.display()),
+            let sidecar = thresh::embed::Subwords::path_for(&args.vectors);
+            let near = match thresh::vectors::nearest(&vectors, &args.word, args.k) {
+                Some(near) => near,
+                // A word the file lacks: from its character n-grams, when the table is there.
+                None if sidecar.exists() => {
+                    let subwords = thresh::embed::Subwords::load(&sidecar)?;
+                    let query = subwords.vector(&args.word).ok_or_else(|| {
+                        thresh::Error::InvalidOption {
+                            flag: "WORD",
+                            message: format!("{:?} has no character n-grams", args.word),
+                        }
+                    })?;
+                    thresh::vectors::nearest_to(&vectors, &query, None, args.k)
                 }
-                .into());
+                None => {
+                    return Err(thresh::Error::InvalidOption {
+                        flag: "WORD",
+                        message: format!(
+                            "{:?} is not in {} (and there is no {} to build it from)",
+                            args.word,
+                            args.vectors.display(),
+                            sidecar.display()
+                        ),
+                    }
+                    .into())
+                }
             };
             let mut out = std::io::stdout().lock();
             for (word, score) in near {

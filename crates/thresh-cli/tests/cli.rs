@@ -573,6 +573,13 @@ fn embed_writes_vectors_that_neighbors_reads() {
     for w in &near {
         assert!(["match", "team", "striker"].contains(&w.as_str()), "{near:?}");
     }
+    // A word the file lacks is built from its character n-grams, kept beside the .vec.
+    let sidecar = dir.path().join("v.subwords.safetensors");
+    assert!(sidecar.is_file());
+    let o = run(&["neighbors", vec.to_str().unwrap(), "zebra", "-k", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1);
+    std::fs::remove_file(&sidecar).unwrap();
     let o = run(&["neighbors", vec.to_str().unwrap(), "zebra"]);
-    assert_usage_error(&o, &["zebra", "v.vec"]);
+    assert_usage_error(&o, &["zebra", "v.vec", "subwords"]);
 }

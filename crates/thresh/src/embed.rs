@@ -10,12 +10,17 @@
 //! (kept with probability `√(t/f) + t/f`, `t = 1e-4`); the learning rate falls linearly to
 //! zero over the run. Training is one sequential pass per epoch from a seeded generator, so
 //! the same seed gives the same vectors.
+//!
+//! Besides the words' vectors, training gives [`Subwords`], the n-gram table, from which a word
+//! never seen in training gets a vector too: the mean of its n-grams' rows, as in fastText.
 
 use crate::error::Error;
 use crate::text::{TextTokenizer, TokenizerConfig};
 use crate::vectors::WordVectors;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use thresh_core::rng::Rng;
+use thresh_core::Tensor;
 
 /// Skip-gram or CBOW.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,13 +91,24 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 
 /// Rows of the character n-grams of `word` (offset by `words`, the rows before them).
 fn ngram_rows(word: &str, options: &EmbedOptions, words: usize, out: &mut Vec<u32>) {
-    if options.maxn == 0 || options.buckets == 0 {
+    ngram_buckets(word, options.minn, options.maxn, options.buckets, words, out);
+}
+
+fn ngram_buckets(
+    word: &str,
+    minn: usize,
+    maxn: usize,
+    buckets: usize,
+    offset: usize,
+    out: &mut Vec<u32>,
+) {
+    if maxn == 0 || buckets == 0 {
         return;
     }
     let marked: Vec<char> = format!("<{word}>").chars().collect();
     let mut piece = String::new();
     for start in 0..marked.len() {
-        for n in options.minn.max(1)..=options.maxn {
+        for n in minn.max(1)..=maxn {
             if start + n > marked.len() {
                 break;
             }
@@ -102,7 +118,7 @@ fn ngram_rows(word: &str, options: &EmbedOptions, words: usize, out: &mut Vec<u3
             }
             piece.clear();
             piece.extend(&marked[start..start + n]);
-            out.push((words + fnv1a(piece.as_bytes()) as usize % options.buckets) as u32);
+            out.push((offset + fnv1a(piece.as_bytes()) as usize % buckets) as u32);
         }
     }
 }
@@ -157,13 +173,80 @@ impl Tables {
     }
 }
 
-/// Learns vectors for the words of `lines` (one text per line). `file` names the corpus in
-/// errors.
+/// The character n-gram table of trained vectors: what a word never seen in training is
+/// made of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subwords {
+    /// Shortest n-gram.
+    pub minn: usize,
+    /// Longest n-gram.
+    pub maxn: usize,
+    /// Rows of the table, `buckets × dim`.
+    pub table: Tensor,
+}
+
+impl Subwords {
+    /// The vector of `word` from its n-grams alone; `None` when it has none.
+    pub fn vector(&self, word: &str) -> Option<Vec<f32>> {
+        let (buckets, d) = (self.table.rows(), self.table.cols());
+        let mut rows = Vec::new();
+        ngram_buckets(word, self.minn, self.maxn, buckets, 0, &mut rows);
+        if rows.is_empty() {
+            return None;
+        }
+        let mut out = vec![0.0f32; d];
+        for &r in &rows {
+            out.iter_mut().zip(self.table.row(r as usize)).for_each(|(o, v)| *o += v);
+        }
+        out.iter_mut().for_each(|o| *o /= rows.len() as f32);
+        Some(out)
+    }
+
+    /// Where the table of the vectors file `vec` is kept: `NAME.subwords.safetensors` beside
+    /// `NAME.vec`.
+    pub fn path_for(vec: &Path) -> PathBuf {
+        vec.with_extension("subwords.safetensors")
+    }
+
+    /// Writes the table (safetensors; the n-gram lengths in its metadata).
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let meta = HashMap::from([
+            ("minn".to_string(), self.minn.to_string()),
+            ("maxn".to_string(), self.maxn.to_string()),
+        ]);
+        thresh_core::io::save_tensors(path, &[("ngrams".into(), &self.table)], Some(meta))?;
+        Ok(())
+    }
+
+    /// Reads a table written by [`Subwords::save`].
+    pub fn load(path: &Path) -> Result<Subwords, Error> {
+        let bytes =
+            std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let bad =
+            |message: String| Error::InvalidData { path: path.to_path_buf(), line: 1, message };
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        let number = |key: &str| {
+            meta.get(key)
+                .and_then(|v| v.parse::<usize>().ok())
+                .ok_or_else(|| bad(format!("metadata lacks the n-gram length {key:?}")))
+        };
+        let (minn, maxn) = (number("minn")?, number("maxn")?);
+        let table = thresh_core::io::parse_tensors(path, &bytes)?
+            .remove("ngrams")
+            .ok_or_else(|| bad("no tensor named \"ngrams\"".into()))?;
+        Ok(Subwords { minn, maxn, table })
+    }
+}
+
+/// Learns vectors for the words of `lines` (one text per line), and the n-gram table when
+/// n-grams are on. `file` names the corpus in errors.
 pub fn train_vectors(
     lines: &[&str],
     file: &Path,
     options: &EmbedOptions,
-) -> Result<WordVectors, Error> {
+) -> Result<(WordVectors, Option<Subwords>), Error> {
     if options.dim == 0 || options.epochs == 0 || options.window == 0 {
         return Err(Error::InvalidOption {
             flag: "--dim",
@@ -304,7 +387,13 @@ pub fn train_vectors(
         tables.mean_into(rows, &mut hidden);
         values.extend_from_slice(&hidden);
     }
-    Ok(WordVectors { path: file.to_path_buf(), dim: d, words, values })
+    let ngrams = (rows > n).then(|| Subwords {
+        minn: options.minn,
+        maxn: options.maxn,
+        table: Tensor::from_vec(tables.input.split_off(n * d), &[rows - n, d])
+            .expect("the table holds buckets × dim values"),
+    });
+    Ok((WordVectors { path: file.to_path_buf(), dim: d, words, values }, ngrams))
 }
 
 #[cfg(test)]
@@ -333,7 +422,7 @@ mod tests {
         for model in [EmbedModel::Skipgram, EmbedModel::Cbow] {
             let options =
                 EmbedOptions { model, dim: 20, epochs: 5, min_count: 1, ..Default::default() };
-            let v = train_vectors(&lines, Path::new("corpus.txt"), &options).unwrap();
+            let (v, _) = train_vectors(&lines, Path::new("corpus.txt"), &options).unwrap();
             assert_eq!(v.words.len(), 12);
             for (word, kin) in [("goal", "team"), ("soup", "bread")] {
                 let near = nearest(&v, word, 5).unwrap();
@@ -342,7 +431,7 @@ mod tests {
                 let other = if word == "goal" { "pasta" } else { "match" };
                 assert!(!names.contains(&other), "{model:?}: {word} → {names:?}");
             }
-            let again = train_vectors(&lines, Path::new("corpus.txt"), &options).unwrap();
+            let (again, _) = train_vectors(&lines, Path::new("corpus.txt"), &options).unwrap();
             assert_eq!(again, v, "the same seed gives the same vectors");
         }
     }
@@ -378,7 +467,7 @@ mod tests {
         corpus.extend(read("sms-spam/SMSSpamCollection.tsv", 1));
         let lines: Vec<&str> = corpus.iter().map(String::as_str).collect();
         let options = EmbedOptions { dim: 50, epochs: 3, maxn: 0, ..Default::default() };
-        let v = train_vectors(&lines, Path::new("corpus"), &options).unwrap();
+        let (v, _) = train_vectors(&lines, Path::new("corpus"), &options).unwrap();
         for (word, kin, stranger) in [
             ("movie", "film", "nokia"),
             ("free", "nokia", "film"),
@@ -388,6 +477,27 @@ mod tests {
             let (near, far) = (cosine(&v, word, kin), cosine(&v, word, stranger));
             assert!(near > far, "{word}: {kin} {near:.3} vs {stranger} {far:.3}");
         }
+    }
+
+    /// A word absent from training gets a vector from its n-grams, near the words that share
+    /// them; the table survives a save and load.
+    #[test]
+    fn unseen_words_get_vectors_from_their_ngrams() {
+        let corpus = topic_corpus();
+        let lines: Vec<&str> = corpus.iter().map(String::as_str).collect();
+        let options =
+            EmbedOptions { dim: 20, epochs: 5, min_count: 1, buckets: 5000, ..Default::default() };
+        let (v, ngrams) = train_vectors(&lines, Path::new("corpus.txt"), &options).unwrap();
+        let ngrams = ngrams.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = Subwords::path_for(&dir.path().join("v.vec"));
+        assert!(path.to_str().unwrap().ends_with("v.subwords.safetensors"));
+        ngrams.save(&path).unwrap();
+        let back = Subwords::load(&path).unwrap();
+        assert_eq!(back, ngrams);
+        let query = back.vector("strikers").unwrap();
+        let near = crate::vectors::nearest_to(&v, &query, None, 1);
+        assert_eq!(near[0].0, "striker", "{near:?}");
     }
 
     #[test]

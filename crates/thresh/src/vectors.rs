@@ -132,18 +132,28 @@ pub fn write_vec(path: &Path, vectors: &WordVectors) -> Result<(), Error> {
 pub fn nearest(vectors: &WordVectors, word: &str, k: usize) -> Option<Vec<(String, f32)>> {
     let d = vectors.dim;
     let index = vectors.words.iter().position(|w| w == word)?;
+    Some(nearest_to(vectors, &vectors.values[index * d..(index + 1) * d], Some(index), k))
+}
+
+/// The `k` words nearest to the vector `query` by cosine similarity, most similar first (ties
+/// in file order), leaving out the word at `skip`.
+pub fn nearest_to(
+    vectors: &WordVectors,
+    query: &[f32],
+    skip: Option<usize>,
+    k: usize,
+) -> Vec<(String, f32)> {
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    let query = &vectors.values[index * d..(index + 1) * d];
     let qn = norm(query);
     let mut scored: Vec<(usize, f32)> = vectors
         .values
-        .chunks(d)
+        .chunks(vectors.dim)
         .enumerate()
-        .filter(|&(i, _)| i != index)
+        .filter(|&(i, _)| Some(i) != skip)
         .map(|(i, v)| (i, v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>() / (norm(v) * qn)))
         .collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Some(scored.into_iter().take(k).map(|(i, s)| (vectors.words[i].clone(), s)).collect())
+    scored.into_iter().take(k).map(|(i, s)| (vectors.words[i].clone(), s)).collect()
 }
 
 #[cfg(test)]
