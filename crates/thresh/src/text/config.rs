@@ -64,8 +64,9 @@ pub struct TokenizerConfig {
     /// The kind of tokenizer. Default [`TokenizerKind::Word`].
     pub kind: TokenizerKind,
     /// Lower-case text before splitting (Unicode-aware). Default false: capitals carry
-    /// meaning (names, places, sentence starts) that small training sets need. For subword kinds the
-    /// BERT normaliser also strips accents when lower-casing, as uncased BERT models do.
+    /// meaning (names, places, sentence starts) that small training sets need. For subword
+    /// kinds the BERT normaliser also strips accents when lower-casing, as uncased BERT
+    /// models do.
     pub lowercase: bool,
     /// Drop common English function words (a built-in list). Default false.
     pub remove_stopwords: bool,

@@ -161,7 +161,11 @@ impl TextTokenizer {
             }
         };
         let tokenizer = TextTokenizer { inner };
-        tracing::debug!(dir = %dir.display(), tokenizer = %tokenizer.describe(), "loaded tokenizer");
+        tracing::debug!(
+            dir = %dir.display(),
+            tokenizer = %tokenizer.describe(),
+            "loaded tokenizer"
+        );
         Ok(tokenizer)
     }
 
