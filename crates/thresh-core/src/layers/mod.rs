@@ -11,6 +11,7 @@ pub mod layer_norm;
 pub mod linear;
 pub mod loss;
 pub mod mask;
+pub mod one_vs_all;
 pub mod pooling;
 pub mod positional;
 
@@ -23,5 +24,6 @@ pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::CrossEntropy;
 pub use mask::PaddingMask;
+pub use one_vs_all::OneVsAll;
 pub use pooling::{Pooling, PoolingKind};
 pub use positional::PositionalEmbedding;

@@ -14,6 +14,7 @@
 //! [`BagClassifier::sgd_round`], fastText's per-example SGD made deterministic (see there).
 
 use crate::error::CoreError;
+use crate::layers::one_vs_all::{sigmoid, softplus};
 use crate::models::TokenBatch;
 use crate::param::{Module, Param};
 use crate::rng::Rng;
@@ -38,6 +39,10 @@ pub struct BagConfig {
     pub dim: usize,
     /// Output classes.
     pub classes: usize,
+    /// Train each class as its own yes/no question (sigmoid, for several labels per text)
+    /// instead of one softmax over the classes.
+    #[serde(default)]
+    pub one_vs_all: bool,
 }
 
 impl BagConfig {
@@ -63,6 +68,8 @@ pub struct SgdExample<'a> {
     pub ids: &'a [u32],
     /// Class index.
     pub label: usize,
+    /// Further true classes, for one-vs-all training (ignored by softmax training).
+    pub also: &'a [usize],
     /// Weight of the example's loss (1 for plain training; class weights scale it).
     pub weight: f32,
 }
@@ -204,8 +211,8 @@ impl BagClassifier {
     /// shard count, not the thread count, fixes the result.
     ///
     /// Per example (fastText's supervised softmax update): `h` = mean of the `n` rows of the
-    /// tokens and the end-of-text row, `p = softmax(W h)`, `αₖ = lr·w·(yₖ − pₖ)` for the
-    /// example's weight `w`;
+    /// tokens and the end-of-text row, `p = softmax(W h)` (one-vs-all: `pₖ = σ(Wₖ h)`),
+    /// `αₖ = lr·w·(yₖ − pₖ)` for the example's weight `w`;
     /// `W[k] += αₖ h`; each of the `n` rows `+= (Σₖ αₖ W[k]) / n`, with `W` before the
     /// example's update.
     pub fn sgd_round(
@@ -217,14 +224,17 @@ impl BagClassifier {
         let shards = shards.max(1);
         for ex in examples {
             self.check_ids(ex.ids)?;
-            if ex.label >= self.config.classes {
+            if let Some(&c) =
+                std::iter::once(&ex.label).chain(ex.also).find(|&&c| c >= self.config.classes)
+            {
                 return Err(CoreError::InvalidConfig(format!(
-                    "class {} of a model with {} classes",
-                    ex.label, self.config.classes
+                    "class {c} of a model with {} classes",
+                    self.config.classes
                 )));
             }
         }
-        let (d, classes) = (self.config.dim, self.config.classes);
+        let (d, classes, one_vs_all) =
+            (self.config.dim, self.config.classes, self.config.one_vs_all);
         self.shards.resize_with(shards, || ShardDelta::new(classes * d));
         let per = examples.len().div_ceil(shards);
         let chunks: Vec<&[SgdExample<'_>]> = (0..shards)
@@ -239,7 +249,7 @@ impl BagClassifier {
                 delta.clear();
                 let mut t = SgdTotals::default();
                 for ex in chunk {
-                    delta.example(table, head, d, classes, ex, lr, &mut t);
+                    delta.example(table, head, d, classes, ex, lr, one_vs_all, &mut t);
                 }
                 t
             })
@@ -366,6 +376,7 @@ impl ShardDelta {
         classes: usize,
         ex: &SgdExample<'_>,
         lr: f32,
+        one_vs_all: bool,
         totals: &mut SgdTotals,
     ) {
         let mut hidden = std::mem::take(&mut self.hidden);
@@ -389,14 +400,29 @@ impl ShardDelta {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let predicted = logits.iter().position(|&l| l == max).unwrap_or(0);
         let sum: f32 = logits.iter().map(|&l| crate::math::exp(l - max)).sum();
-        totals.loss += (ex.weight * (max + sum.ln() - logits[ex.label])) as f64;
-        totals.correct += usize::from(predicted == ex.label);
+        let truth = |k: usize| k == ex.label || (one_vs_all && ex.also.contains(&k));
+        totals.loss += f64::from(
+            ex.weight
+                * if one_vs_all {
+                    (0..classes)
+                        .map(|k| softplus(logits[k]) - f32::from(u8::from(truth(k))) * logits[k])
+                        .sum::<f32>()
+                } else {
+                    max + sum.ln() - logits[ex.label]
+                },
+        );
+        // With one-vs-all, a prediction is right when the top class is any true one (P@1).
+        totals.correct += usize::from(truth(predicted));
         totals.examples += 1;
         grad.clear();
         grad.resize(d, 0.0);
         for k in 0..classes {
-            let p = crate::math::exp(logits[k] - max) / sum;
-            let alpha = lr * ex.weight * (f32::from(u8::from(k == ex.label)) - p);
+            let p = if one_vs_all {
+                sigmoid(logits[k])
+            } else {
+                crate::math::exp(logits[k] - max) / sum
+            };
+            let alpha = lr * ex.weight * (f32::from(u8::from(truth(k))) - p);
             let w = &head[k * d..(k + 1) * d];
             let c = &mut self.head[k * d..(k + 1) * d];
             for ((g, (w, c)), h) in grad.iter_mut().zip(w.iter().zip(c.iter_mut())).zip(&hidden) {
@@ -445,8 +471,11 @@ mod tests {
     use crate::threads::Threads;
 
     fn model(seed: u64) -> BagClassifier {
-        let mut m =
-            BagClassifier::new(BagConfig { vocab_size: 9, dim: 4, classes: 3 }, seed).unwrap();
+        let mut m = BagClassifier::new(
+            BagConfig { vocab_size: 9, dim: 4, classes: 3, one_vs_all: false },
+            seed,
+        )
+        .unwrap();
         // A non-zero head, so the table's gradient is not zero too.
         let mut rng = Rng::new(seed + 1);
         m.head.value.data_mut().iter_mut().for_each(|w| *w = rng.normal());
@@ -489,11 +518,42 @@ mod tests {
         ce.forward(&logits, &[label]).unwrap();
         reference.backward(ce.grad());
         let mut m = model(5);
-        let totals = m.sgd_round(&[SgdExample { ids: &ids, label, weight: 1.0 }], 1, lr).unwrap();
+        let totals =
+            m.sgd_round(&[SgdExample { ids: &ids, label, also: &[], weight: 1.0 }], 1, lr).unwrap();
         assert_eq!(totals.examples, 1);
         let mut i = 0;
         let mut after = Vec::new();
         m.visit(&mut |p| after.push(p.value.clone()));
+        reference.visit(&mut |p| {
+            for ((&w, &g), &new) in p.value.data().iter().zip(p.grad.data()).zip(after[i].data()) {
+                assert!((w - lr * g - new).abs() < 1e-6, "{}: {w} - {lr}·{g} vs {new}", p.name);
+            }
+            i += 1;
+        });
+    }
+
+    /// With one-vs-all, one example in one shard is one step of plain SGD on the one-vs-all
+    /// loss of its true classes: the update equals `−lr ·` the layer's gradient, within 1e-6.
+    #[test]
+    fn one_vs_all_sgd_step_is_the_gradient_step() {
+        let (lr, ids) = (0.3, [1u32, 5, 2]);
+        let ova = |seed| {
+            let mut m = model(seed);
+            m.config.one_vs_all = true;
+            m
+        };
+        let mut reference = ova(6);
+        let b =
+            TokenBatch::new(ids.to_vec(), PaddingMask::from_lengths(3, vec![3]).unwrap()).unwrap();
+        let logits = reference.forward(&b, true).unwrap().clone();
+        let mut loss = crate::layers::OneVsAll::new();
+        loss.forward(&logits, &[&[2, 0]]).unwrap();
+        reference.backward(loss.grad());
+        let mut m = ova(6);
+        m.sgd_round(&[SgdExample { ids: &ids, label: 2, also: &[0], weight: 1.0 }], 1, lr).unwrap();
+        let mut after = Vec::new();
+        m.visit(&mut |p| after.push(p.value.clone()));
+        let mut i = 0;
         reference.visit(&mut |p| {
             for ((&w, &g), &new) in p.value.data().iter().zip(p.grad.data()).zip(after[i].data()) {
                 assert!((w - lr * g - new).abs() < 1e-6, "{}: {w} - {lr}·{g} vs {new}", p.name);
@@ -510,7 +570,7 @@ mod tests {
         let step = |weight: f32| {
             let mut m = model(8);
             let before: Vec<f32> = m.head.value.data().to_vec();
-            m.sgd_round(&[SgdExample { ids: &ids, label: 1, weight }], 1, 0.2).unwrap();
+            m.sgd_round(&[SgdExample { ids: &ids, label: 1, also: &[], weight }], 1, 0.2).unwrap();
             let moved: Vec<f32> =
                 m.head.value.data().iter().zip(&before).map(|(a, b)| a - b).collect();
             moved
@@ -539,12 +599,15 @@ mod tests {
         let data = toy(300);
         let examples: Vec<SgdExample<'_>> = data
             .iter()
-            .map(|(ids, label)| SgdExample { ids, label: *label, weight: 1.0 })
+            .map(|(ids, label)| SgdExample { ids, label: *label, also: &[], weight: 1.0 })
             .collect();
         let train = |threads: usize| {
             Threads::new(threads).unwrap().install(|| {
-                let mut m =
-                    BagClassifier::new(BagConfig { vocab_size: 9, dim: 8, classes: 3 }, 1).unwrap();
+                let mut m = BagClassifier::new(
+                    BagConfig { vocab_size: 9, dim: 8, classes: 3, one_vs_all: false },
+                    1,
+                )
+                .unwrap();
                 let mut last = SgdTotals::default();
                 for _epoch in 0..5 {
                     last = SgdTotals::default();
@@ -567,8 +630,12 @@ mod tests {
     #[test]
     fn rejects_bad_ids_and_labels() {
         let mut m = model(1);
-        assert!(m.sgd_round(&[SgdExample { ids: &[9], label: 0, weight: 1.0 }], 1, 0.1).is_err());
-        assert!(m.sgd_round(&[SgdExample { ids: &[1], label: 3, weight: 1.0 }], 1, 0.1).is_err());
+        assert!(m
+            .sgd_round(&[SgdExample { ids: &[9], label: 0, also: &[], weight: 1.0 }], 1, 0.1)
+            .is_err());
+        assert!(m
+            .sgd_round(&[SgdExample { ids: &[1], label: 3, also: &[], weight: 1.0 }], 1, 0.1)
+            .is_err());
         let b = TokenBatch::new(vec![9], PaddingMask::from_lengths(1, vec![1]).unwrap()).unwrap();
         assert!(m.forward(&b, false).is_err());
     }

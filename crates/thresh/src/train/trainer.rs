@@ -455,8 +455,12 @@ fn run_in_pool(
             ModelConfig::transformer(arch, data.labels.clone(), data.max_length, tokenizer_file)
         }
         ModelKind::Bag => {
-            let bag =
-                BagConfig { vocab_size: data.tokenizer.vocab_size(), dim: options.dim, classes };
+            let bag = BagConfig {
+                vocab_size: data.tokenizer.vocab_size(),
+                dim: options.dim,
+                classes,
+                one_vs_all: false,
+            };
             ModelConfig::bag(bag, data.labels.clone(), data.max_length, tokenizer_file)
         }
     };
@@ -596,7 +600,7 @@ fn run_in_pool(
                     .map(|&i| {
                         let label = data.train.labels[i].unwrap_or(0);
                         let weight = class_weights.as_ref().map_or(1.0, |w| w[label]);
-                        SgdExample { ids: &data.train.ids[i], label, weight }
+                        SgdExample { ids: &data.train.ids[i], label, also: &[], weight }
                     })
                     .collect();
                 let totals = bag.sgd_round(&examples, BAG_SHARDS, lr)?;
