@@ -19,6 +19,7 @@ use crate::text::{TextTokenizer, TokenizerConfig};
 use crate::vectors::WordVectors;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use thresh_core::layers::one_vs_all::sigmoid;
 use thresh_core::rng::Rng;
 use thresh_core::Tensor;
 
@@ -121,10 +122,6 @@ fn ngram_buckets(
             out.push((offset + fnv1a(piece.as_bytes()) as usize % buckets) as u32);
         }
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + thresh_core::math::exp(-x))
 }
 
 /// The trainable state: input rows (words, then n-gram buckets) and output rows (words).

@@ -10,6 +10,27 @@ use crate::error::CoreError;
 use crate::math;
 use crate::tensor::Tensor;
 
+/// Checks that there are `found == n` examples' labels and that every class index in
+/// `labels` is below `classes`; shared by the losses.
+pub(crate) fn check_labels(
+    n: usize,
+    classes: usize,
+    found: usize,
+    mut labels: impl Iterator<Item = usize>,
+) -> Result<(), CoreError> {
+    if found != n {
+        return Err(CoreError::ShapeMismatch {
+            what: "labels".into(),
+            expected: vec![n],
+            found: vec![found],
+        });
+    }
+    match labels.find(|&l| l >= classes) {
+        Some(label) => Err(CoreError::LabelOutOfRange { label, classes }),
+        None => Ok(()),
+    }
+}
+
 /// Cross-entropy loss over logits.
 #[derive(Clone, Debug, Default)]
 pub struct CrossEntropy {
@@ -42,16 +63,7 @@ impl CrossEntropy {
     /// The batch loss; also computes the gradient returned by [`CrossEntropy::grad`].
     pub fn forward(&mut self, logits: &Tensor, labels: &[usize]) -> Result<f32, CoreError> {
         let (n, c) = (logits.rows(), logits.cols());
-        if labels.len() != n {
-            return Err(CoreError::ShapeMismatch {
-                what: "labels".into(),
-                expected: vec![n],
-                found: vec![labels.len()],
-            });
-        }
-        if let Some(&label) = labels.iter().find(|&&l| l >= c) {
-            return Err(CoreError::LabelOutOfRange { label, classes: c });
-        }
+        check_labels(n, c, labels.len(), labels.iter().copied())?;
         if let Some(w) = &self.class_weights {
             if w.len() != c {
                 return Err(CoreError::InvalidConfig(format!(

@@ -41,16 +41,12 @@ impl OneVsAll {
     /// gradient returned by [`OneVsAll::grad`].
     pub fn forward(&mut self, logits: &Tensor, labels: &[&[usize]]) -> Result<f32, CoreError> {
         let (n, c) = (logits.rows(), logits.cols());
-        if labels.len() != n {
-            return Err(CoreError::ShapeMismatch {
-                what: "labels".into(),
-                expected: vec![n],
-                found: vec![labels.len()],
-            });
-        }
-        if let Some(&label) = labels.iter().flat_map(|l| l.iter()).find(|&&l| l >= c) {
-            return Err(CoreError::LabelOutOfRange { label, classes: c });
-        }
+        super::loss::check_labels(
+            n,
+            c,
+            labels.len(),
+            labels.iter().flat_map(|l| l.iter().copied()),
+        )?;
         self.dlogits.resize(&[n, c]);
         let inv = 1.0 / n.max(1) as f32;
         let mut total = 0.0f64;
