@@ -7,7 +7,7 @@ whole training file, then score the test file. Rounds alternate the two tools; t
 prints each round and the medians of training wall time, prediction wall time, test accuracy
 and model size, with thresh/fastText ratios.
 
-    python3 bench/bag_vs_fasttext.py [--datasets ../shared/datasets] [--rounds 3]
+    python3 bench/bag_vs_fasttext.py [--datasets ../shared/datasets] [--rounds 3] [--loss ova]
 
 Needs the `fasttext` binary (Debian: apt-get install fasttext) and a release build of thresh.
 """
@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SETTINGS = {"ngrams": 2, "dim": 50, "lr": 0.5, "epochs": 10, "threads": 2}
+SETTINGS = {"ngrams": 2, "dim": 50, "lr": 0.5, "epochs": 10, "threads": 2, "loss": "softmax"}
 
 
 def read_tsv(path):
@@ -62,6 +62,7 @@ def fasttext_round(work, train_ft, test_ft, test_rows):
         "fasttext", "supervised", "-input", train_ft, "-output", model,
         "-wordNgrams", str(s["ngrams"]), "-dim", str(s["dim"]), "-lr", str(s["lr"]),
         "-epoch", str(s["epochs"]), "-thread", str(s["threads"]), "-verbose", "0",
+        "-loss", s["loss"],
     ])
     texts = os.path.join(work, "texts.txt")
     with open(texts, "w", encoding="utf-8") as f:
@@ -80,7 +81,7 @@ def thresh_round(thresh, work, train_tsv, test_tsv, test_rows):
         thresh, "train", "--train", train_tsv, "--out", model, "--model", "bag",
         "--ngrams", str(s["ngrams"]), "--dim", str(s["dim"]), "--lr", str(s["lr"]),
         "--epochs", str(s["epochs"]), "--threads", str(s["threads"]),
-        "--valid-fraction", "0", "-q",
+        "--valid-fraction", "0", "--loss", s["loss"], "-q",
     ])
     texts = os.path.join(work, "texts.txt")
     with open(texts, "w", encoding="utf-8") as f:
@@ -97,7 +98,10 @@ def main():
     ap.add_argument("--names", default="sst2,trec")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--thresh", default=os.path.join(ROOT, "target", "release", "thresh"))
+    ap.add_argument("--loss", choices=["softmax", "ova"], default="softmax",
+                    help="the loss of both tools (fastText's -loss)")
     args = ap.parse_args()
+    SETTINGS["loss"] = args.loss
     if shutil.which("fasttext") is None:
         sys.exit("fasttext not found (apt-get install fasttext)")
     if not os.path.exists(args.thresh):

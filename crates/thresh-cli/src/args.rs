@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use thresh::data::ReadOptions;
 use thresh::model::ModelKind;
 use thresh::text::TokenizerKind;
-use thresh::train::{ClassWeights, ScheduleKind, TrainOptions};
+use thresh::train::{ClassWeights, LossKind, ScheduleKind, TrainOptions};
 use thresh_core::layers::PoolingKind;
 
 #[derive(Parser)]
@@ -86,6 +86,14 @@ pub enum ScheduleArg {
     Constant,
     Linear,
     Cosine,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LossArg {
+    /// One label per text: softmax and cross-entropy.
+    Softmax,
+    /// One-vs-all: a sigmoid per class, for texts with several labels (bag model).
+    Ova,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -232,6 +240,9 @@ pub struct TrainArgs {
     /// Class weights in the loss [default: none].
     #[arg(long, value_enum)]
     pub class_weights: Option<ClassWeightsArg>,
+    /// Loss: softmax, or ova (one-vs-all) for texts with several labels [default: softmax].
+    #[arg(long, value_enum)]
+    pub loss: Option<LossArg>,
     /// Epochs without val_loss improvement before stopping (0: never) [default: 3].
     #[arg(long)]
     pub patience: Option<usize>,
@@ -256,6 +267,10 @@ pub struct EvalArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Probability from which a label counts as predicted in label-set scores (one-vs-all
+    /// models, texts with several labels) [default: 0.5].
+    #[arg(long)]
+    pub threshold: Option<f32>,
     #[command(flatten)]
     pub read: ReadArgs,
     /// Worker threads (0: one per core).
@@ -272,6 +287,10 @@ pub struct PredictArgs {
     /// Labels per text in `top`.
     #[arg(long, default_value_t = 1)]
     pub top_k: usize,
+    /// Also list in `labels` every label with at least this probability [default: 0.5 for a
+    /// one-vs-all model, none otherwise].
+    #[arg(long)]
+    pub threshold: Option<f32>,
     /// Text encoding of the input: utf8 or latin1.
     #[arg(long, default_value = "utf8")]
     pub encoding: String,
@@ -525,6 +544,13 @@ impl TrainArgs {
             self.class_weights.map(|c| match c {
                 ClassWeightsArg::None => ClassWeights::None,
                 ClassWeightsArg::Balanced => ClassWeights::Balanced,
+            })
+        );
+        set_if!(
+            o.loss,
+            self.loss.map(|l| match l {
+                LossArg::Softmax => LossKind::Softmax,
+                LossArg::Ova => LossKind::Ova,
             })
         );
         set_if!(o.patience, self.patience);

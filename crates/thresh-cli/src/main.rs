@@ -44,6 +44,18 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// A `--threshold` value, which must be a probability.
+fn checked_threshold(threshold: Option<f32>) -> Result<Option<f32>> {
+    match threshold {
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(thresh::Error::InvalidOption {
+            flag: "--threshold",
+            message: format!("{t} is not a probability in [0, 1]"),
+        }
+        .into()),
+        other => Ok(other),
+    }
+}
+
 fn init_tracing(verbose: u8, quiet: bool, profiler: Option<profile::Profiler>) {
     use tracing_subscriber::prelude::*;
     let level = match (quiet, verbose) {
@@ -89,7 +101,8 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
         Command::Eval(args) => {
             let read = args.read.to_options(true)?;
             let mut predictor = Predictor::load(&args.model, args.threads)?;
-            let report = predictor.evaluate_file(&args.file, &read)?;
+            let threshold = checked_threshold(args.threshold)?;
+            let report = predictor.evaluate_file(&args.file, &read, threshold)?;
             let mut out = std::io::stdout().lock();
             if args.json {
                 out.write_all(report.to_json_string().as_bytes())?;
@@ -103,13 +116,14 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 thresh::Error::InvalidOption { flag: "--encoding", message: format!("{e}") }
             })?;
             let mut predictor = Predictor::load(&args.model, args.threads)?;
+            let threshold = checked_threshold(args.threshold)?.or(predictor.default_threshold());
             let path = args.file.as_deref().filter(|p| p.as_os_str() != "-");
             let texts = thresh::data::read_lines(path, encoding)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             // Bounded chunks keep memory flat on large inputs.
             for chunk in refs.chunks(4096) {
-                for p in predictor.predict(chunk, args.top_k)? {
+                for p in predictor.predict(chunk, args.top_k, threshold)? {
                     serde_json::to_writer(&mut out, &p).context("writing predictions")?;
                     out.write_all(b"\n")?;
                 }

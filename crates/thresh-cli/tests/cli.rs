@@ -583,3 +583,123 @@ fn embed_writes_vectors_that_neighbors_reads() {
     let o = run(&["neighbors", vec.to_str().unwrap(), "zebra"]);
     assert_usage_error(&o, &["zebra", "v.vec", "subwords"]);
 }
+
+/// A fastText-format file where each text carries one to three topic labels, each given away
+/// by two of the topic's words among filler.
+fn write_multilabel(path: &Path, rows: usize, seed: u64) {
+    let topics = [
+        ("sport", ["match", "goal", "team", "coach"]),
+        ("food", ["pasta", "bread", "soup", "cheese"]),
+        ("tech", ["laptop", "code", "chip", "screen"]),
+        ("money", ["bank", "loan", "price", "cash"]),
+    ];
+    let filler = ["the", "a", "today", "really", "we", "saw", "some", "very", "new", "old"];
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = |n: usize| below(&mut x, n);
+    let mut text = String::new();
+    for _ in 0..rows {
+        let first = next(topics.len());
+        let mut chosen = vec![first];
+        for _ in 0..next(3) {
+            let t = next(topics.len());
+            if !chosen.contains(&t) {
+                chosen.push(t);
+            }
+        }
+        let mut words: Vec<&str> = (0..3).map(|_| filler[next(filler.len())]).collect();
+        for &t in &chosen {
+            for _ in 0..2 {
+                words.insert(next(words.len() + 1), topics[t].1[next(4)]);
+            }
+        }
+        let labels: Vec<String> =
+            chosen.iter().map(|&t| format!("__label__{}", topics[t].0)).collect();
+        text.push_str(&format!("{} {}\n", labels.join(" "), words.join(" ")));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn one_vs_all_learns_several_labels_per_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.txt");
+    let test = dir.path().join("test.txt");
+    write_multilabel(&train, 1500, 7);
+    write_multilabel(&test, 200, 8);
+    let (train_s, test_s) = (train.to_str().unwrap(), test.to_str().unwrap());
+    let common = ["--model", "bag", "--dim", "16", "--epochs", "5", "--lr", "0.5"];
+    let ova = |threads: &str, out: &Path| {
+        let mut args = vec!["train", "--train", train_s, "--test", test_s];
+        args.extend(["--out", out.to_str().unwrap(), "--loss", "ova", "--threads", threads]);
+        args.extend(common);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let o = ova("2", &two);
+    assert!(stdout(&o).contains("label sets"), "{}", stdout(&o));
+    ova("1", &one);
+    for file in ["model.safetensors", "history.json", "metrics.json"] {
+        let (x, y) =
+            (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
+        assert!(x == y, "{file} differs between one and two threads");
+    }
+
+    // Softmax cannot train on several labels per text, and says what can.
+    let mut args = vec!["train", "--train", train_s, "--out"];
+    let softmax_out = dir.path().join("softmax");
+    args.push(softmax_out.to_str().unwrap());
+    args.extend(common);
+    assert_usage_error(&run(&args), &["train.txt:", "--loss ova"]);
+
+    let o = run(&["eval", one.to_str().unwrap(), test_s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sets = &report["multi_label"];
+    assert_eq!(sets["threshold"], 0.5);
+    assert!(sets["precision_at_1"].as_f64().unwrap() > 0.95, "{report}");
+    assert!(sets["micro_f1"].as_f64().unwrap() > 0.9, "{report}");
+    assert!(sets["labels_per_example"].as_f64().unwrap() > 1.2, "{report}");
+    // A threshold of 1 predicts (almost) nothing, so recall falls.
+    let o = run(&["eval", one.to_str().unwrap(), test_s, "--json", "--threshold", "1"]);
+    let strict: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(strict["multi_label"]["micro_recall"].as_f64() < sets["micro_recall"].as_f64());
+    let o = run(&["eval", one.to_str().unwrap(), test_s, "--threshold", "1.5"]);
+    assert_usage_error(&o, &["--threshold"]);
+
+    // Both topics of a two-topic text pass the default threshold of a one-vs-all model.
+    let mut child = thresh()
+        .args(["predict", one.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"we saw the goal and the soup\nbank loan\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let preds: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names = |p: &serde_json::Value| -> Vec<String> {
+        let mut v: Vec<String> = p["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| pair[0].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&preds[0]), ["food", "sport"], "{preds:?}");
+    assert_eq!(names(&preds[1]), ["money"], "{preds:?}");
+
+    // Continuing a one-vs-all model with the softmax loss is refused.
+    let single = dir.path().join("single.txt");
+    std::fs::write(&single, "__label__sport goal team\n__label__food soup bread\n".repeat(5))
+        .unwrap();
+    let mut args = vec!["train", "--train", single.to_str().unwrap()];
+    args.extend(["--init", one.to_str().unwrap()]);
+    args.extend(["--out", softmax_out.to_str().unwrap(), "--model", "bag"]);
+    let o = run(&args);
+    assert_usage_error(&o, &["--init", "--loss ova"]);
+}

@@ -5,8 +5,8 @@ use crate::error::Error;
 use crate::eval::Report;
 use crate::infer::class_probabilities;
 use crate::model::{self, Model};
-use crate::train::batching::{fit_length, EncodedSet};
-use crate::train::evaluate_encoded;
+use crate::train::batching::{class_ids, fit_length, EncodedSet};
+use crate::train::{evaluate_encoded, DEFAULT_THRESHOLD};
 use serde::Serialize;
 use std::path::Path;
 use thresh_core::Threads;
@@ -20,6 +20,9 @@ pub struct Prediction {
     pub score: f32,
     /// The `k` most probable labels with their probabilities, best first.
     pub top: Vec<(String, f32)>,
+    /// With a threshold: every label whose probability reaches it, best first (possibly none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<(String, f32)>>,
 }
 
 /// A loaded model with its thread pool.
@@ -40,7 +43,12 @@ impl Predictor {
         &self.model
     }
 
-    fn encode(&self, texts: &[&str], labels: Vec<Option<usize>>) -> EncodedSet {
+    fn encode(
+        &self,
+        texts: &[&str],
+        labels: Vec<Option<usize>>,
+        also: Vec<Vec<usize>>,
+    ) -> EncodedSet {
         let tok = &self.model.tokenizer;
         let filler = tok.unk_id().unwrap_or(tok.pad_id());
         let max = self.model.config.max_length;
@@ -49,12 +57,24 @@ impl Predictor {
             .into_iter()
             .map(|ids| fit_length(ids, max, filler))
             .collect();
-        EncodedSet { ids, labels }
+        EncodedSet { ids, labels, also }
     }
 
-    /// Predictions for `texts`, with the `top_k` best labels each (at least 1).
-    pub fn predict(&mut self, texts: &[&str], top_k: usize) -> Result<Vec<Prediction>, Error> {
-        let set = self.encode(texts, vec![None; texts.len()]);
+    /// The threshold predictions use when none is given: [`DEFAULT_THRESHOLD`] for a
+    /// one-vs-all model, whose texts may have several labels; none for a softmax model.
+    pub fn default_threshold(&self) -> Option<f32> {
+        self.model.network.one_vs_all().then_some(DEFAULT_THRESHOLD)
+    }
+
+    /// Predictions for `texts`, with the `top_k` best labels each (at least 1) and, with a
+    /// `threshold`, all labels whose probability is at least that.
+    pub fn predict(
+        &mut self,
+        texts: &[&str],
+        top_k: usize,
+        threshold: Option<f32>,
+    ) -> Result<Vec<Prediction>, Error> {
+        let set = self.encode(texts, vec![None; texts.len()], vec![Vec::new(); texts.len()]);
         let Predictor { model, threads } = self;
         let classes = model.config.labels.len();
         let pad = model.tokenizer.pad_id();
@@ -66,31 +86,37 @@ impl Predictor {
             .map(|row| {
                 let mut order: Vec<usize> = (0..classes).collect();
                 order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-                let top: Vec<(String, f32)> =
-                    order[..k].iter().map(|&c| (model.config.labels[c].clone(), row[c])).collect();
-                Prediction { label: top[0].0.clone(), score: top[0].1, top }
+                let named = |&c: &usize| (model.config.labels[c].clone(), row[c]);
+                let top: Vec<(String, f32)> = order[..k].iter().map(named).collect();
+                let labels = threshold
+                    .map(|t| order.iter().take_while(|&&c| row[c] >= t).map(named).collect());
+                Prediction { label: top[0].0.clone(), score: top[0].1, top, labels }
             })
             .collect())
     }
 
-    /// Scores a labeled dataset.
-    pub fn evaluate(&mut self, dataset: &Dataset) -> Result<Report, Error> {
+    /// Scores a labeled dataset; `threshold` applies to label-set scores (see
+    /// [`evaluate_encoded`]), [`DEFAULT_THRESHOLD`] when `None`.
+    pub fn evaluate(&mut self, dataset: &Dataset, threshold: Option<f32>) -> Result<Report, Error> {
         let texts: Vec<&str> = dataset.examples.iter().map(|e| e.text.as_str()).collect();
-        let labels = dataset
-            .examples
-            .iter()
-            .map(|e| {
-                e.labels.first().and_then(|l| self.model.config.labels.iter().position(|m| m == l))
-            })
-            .collect();
-        let set = self.encode(&texts, labels);
+        let (labels, also) = class_ids(
+            dataset.examples.iter().map(|e| e.labels.as_slice()),
+            &self.model.config.labels,
+        );
+        let set = self.encode(&texts, labels, also);
         let Predictor { model, threads } = self;
-        threads.install(|| evaluate_encoded(model, dataset, &set))
+        let threshold = threshold.unwrap_or(DEFAULT_THRESHOLD);
+        threads.install(|| evaluate_encoded(model, dataset, &set, threshold))
     }
 
     /// Reads and scores a labeled file.
-    pub fn evaluate_file(&mut self, path: &Path, read: &ReadOptions) -> Result<Report, Error> {
+    pub fn evaluate_file(
+        &mut self,
+        path: &Path,
+        read: &ReadOptions,
+        threshold: Option<f32>,
+    ) -> Result<Report, Error> {
         let dataset = read_dataset(path, read)?;
-        self.evaluate(&dataset)
+        self.evaluate(&dataset, threshold)
     }
 }

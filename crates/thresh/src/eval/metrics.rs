@@ -227,6 +227,7 @@ pub fn evaluate(
         per_class,
         confusion_matrix,
         unknown_labels,
+        multi_label: None,
     };
     tracing::debug!(
         examples,

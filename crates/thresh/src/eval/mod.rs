@@ -17,12 +17,16 @@
 //!   support.
 //!
 //! - `metrics`: the computation ([`evaluate`], [`ClassMetrics`], [`EvalError`]).
+//! - `multilabel`: scores of label sets ([`evaluate_multilabel`], [`MultiLabelReport`]): P@1,
+//!   R@1 and per-class and micro precision / recall / F1 at a probability threshold.
 //! - `report`: the [`Report`] type and its JSON form.
 //! - `table`: the text rendering.
 
 mod metrics;
+mod multilabel;
 mod report;
 mod table;
 
 pub use metrics::{evaluate, ClassMetrics, EvalError};
+pub use multilabel::{evaluate_multilabel, MultiLabelReport};
 pub use report::Report;

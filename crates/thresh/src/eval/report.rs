@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::metrics::{averages, ClassMetrics};
+use super::multilabel::MultiLabelReport;
 
 /// The result of scoring a classifier's predictions, built by [`evaluate`](super::evaluate).
 ///
@@ -37,6 +38,10 @@ pub struct Report {
     /// The true labels the model has no class for, with how many examples carry each. These
     /// examples are scored as errors.
     pub unknown_labels: BTreeMap<String, u64>,
+    /// For a one-vs-all model or texts with several labels: the label-set scores. The fields
+    /// above then score the top prediction, counted right when it is any of the text's labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_label: Option<MultiLabelReport>,
 }
 
 impl Report {
@@ -46,6 +51,13 @@ impl Report {
     #[must_use]
     pub fn with_loss(mut self, loss: f64) -> Self {
         self.loss = Some(loss);
+        self
+    }
+
+    /// Adds the label-set scores of a multi-label evaluation.
+    #[must_use]
+    pub fn with_multi_label(mut self, scores: MultiLabelReport) -> Self {
+        self.multi_label = Some(scores);
         self
     }
 

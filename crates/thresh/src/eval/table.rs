@@ -47,6 +47,7 @@ impl Report {
         out.push('\n');
         self.render_confusion(&mut out);
         self.render_unknown(&mut out);
+        self.render_multi_label(&mut out);
         out
     }
 
@@ -79,7 +80,42 @@ impl Report {
             .collect();
         rows.push((MACRO.to_string(), self.macro_average()));
         rows.push((WEIGHTED.to_string(), self.weighted_average()));
+        write_class_table(out, &rows);
+    }
 
+    /// The label-set scores of a multi-label evaluation: a summary and a per-class table.
+    fn render_multi_label(&self, out: &mut String) {
+        let Some(m) = &self.multi_label else { return };
+        let _ =
+            writeln!(out, "\nlabel sets (a label is predicted at probability >= {})", m.threshold);
+        let rows = [
+            ("precision@1", format!("{:.4}", m.precision_at_1)),
+            ("recall@1", format!("{:.4}", m.recall_at_1)),
+            ("micro_precision", format!("{:.4}", m.micro_precision)),
+            ("micro_recall", format!("{:.4}", m.micro_recall)),
+            ("micro_f1", format!("{:.4}", m.micro_f1)),
+            ("macro_f1", format!("{:.4}", m.macro_f1)),
+            ("labels_per_example", format!("{:.2}", m.labels_per_example)),
+            ("predicted_per_example", format!("{:.2}", m.predicted_per_example)),
+        ];
+        let key_width = rows.iter().map(|(k, _)| width(k)).max().unwrap_or(0) + 2;
+        for (key, value) in rows {
+            let _ = writeln!(out, "{key:<key_width$}{value}");
+        }
+        out.push('\n');
+        // Model labels first, in the model's order, then labels it does not know.
+        let mut order: Vec<&String> =
+            self.labels.iter().filter(|l| m.per_class.contains_key(*l)).collect();
+        order.extend(m.per_class.keys().filter(|l| !self.labels.contains(l)));
+        let rows: Vec<(String, ClassMetrics)> =
+            order.iter().map(|l| (table_label(l), m.per_class[*l].clone())).collect();
+        write_class_table(out, &rows);
+    }
+}
+
+/// An aligned table of precision, recall, F1 and support, one row per entry.
+fn write_class_table(out: &mut String, rows: &[(String, ClassMetrics)]) {
+    {
         let label_w = rows.iter().map(|(l, _)| width(l)).chain([width("label")]).max().unwrap_or(0);
         let support_w =
             rows.iter().map(|(_, m)| m.support.to_string().len()).chain([width("support")]).max();
@@ -90,7 +126,7 @@ impl Report {
             "{:<label_w$}{GAP}{:>pw$}{GAP}{:>rw$}{GAP}{:>fw$}{GAP}{:>support_w$}",
             "label", "precision", "recall", "f1", "support"
         );
-        for (label, m) in &rows {
+        for (label, m) in rows {
             let _ = writeln!(
                 out,
                 "{label:<label_w$}{GAP}{:>pw$.4}{GAP}{:>rw$.4}{GAP}{:>fw$.4}{GAP}{:>support_w$}",
@@ -98,7 +134,9 @@ impl Report {
             );
         }
     }
+}
 
+impl Report {
     /// The confusion matrix with labels along both axes.
     fn render_confusion(&self, out: &mut String) {
         out.push_str("confusion matrix (rows: true, columns: predicted)\n");

@@ -50,6 +50,14 @@ impl Network {
         }
     }
 
+    /// Whether the outputs are one-vs-all scores (a sigmoid per class) rather than a softmax.
+    pub fn one_vs_all(&self) -> bool {
+        match self {
+            Network::Transformer(_) => false,
+            Network::Bag(m) => m.config().one_vs_all,
+        }
+    }
+
     /// Sets the dropout streams of the next forward pass (training uses the global step, so a
     /// resumed run draws the same masks as an uninterrupted one).
     pub fn set_stream(&mut self, stream: u64) {

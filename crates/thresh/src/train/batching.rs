@@ -20,8 +20,35 @@ pub const POOL_BATCHES: usize = 50;
 pub struct EncodedSet {
     /// Token ids per example.
     pub ids: Vec<Vec<u32>>,
-    /// Class id per example.
+    /// Class id per example (its first label the model knows).
     pub labels: Vec<Option<usize>>,
+    /// Further known classes per example (multi-label data); empty for one-label texts.
+    pub also: Vec<Vec<usize>>,
+}
+
+/// The classes of each example's labels that are among `labels`: the first such class (`None`
+/// when the example has none), and the others in file order without repeats.
+pub fn class_ids<'a>(
+    examples: impl IntoIterator<Item = &'a [String]>,
+    labels: &[String],
+) -> (Vec<Option<usize>>, Vec<Vec<usize>>) {
+    let index: std::collections::BTreeMap<&str, usize> =
+        labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+    examples
+        .into_iter()
+        .map(|names| {
+            let mut known: Vec<usize> = Vec::new();
+            for c in names.iter().filter_map(|l| index.get(l.as_str()).copied()) {
+                if !known.contains(&c) {
+                    known.push(c);
+                }
+            }
+            match known.split_first() {
+                Some((&first, rest)) => (Some(first), rest.to_vec()),
+                None => (None, Vec::new()),
+            }
+        })
+        .unzip()
 }
 
 impl EncodedSet {

@@ -18,5 +18,7 @@ mod options;
 mod trainer;
 
 pub use events::{EpochRecord, Observer, RunSummary, Silent, TrainEvent};
-pub use options::{ClassWeights, ScheduleKind, TrainOptions, MAX_DEFAULT_LENGTH};
-pub use trainer::{evaluate_encoded, resume, train, TrainOutcome, HISTORY_FILE, METRICS_FILE};
+pub use options::{ClassWeights, LossKind, ScheduleKind, TrainOptions, MAX_DEFAULT_LENGTH};
+pub use trainer::{
+    evaluate_encoded, resume, train, TrainOutcome, DEFAULT_THRESHOLD, HISTORY_FILE, METRICS_FILE,
+};

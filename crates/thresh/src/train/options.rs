@@ -36,6 +36,26 @@ pub enum ClassWeights {
     Balanced,
 }
 
+/// The training loss of the classifier's outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Softmax over the classes with cross-entropy: one label per text.
+    Softmax,
+    /// One-vs-all: a sigmoid and a binary cross-entropy per class, so a text may carry several
+    /// labels (bag model).
+    Ova,
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossKind::Softmax => "softmax",
+            LossKind::Ova => "ova",
+        })
+    }
+}
+
 /// Options of `thresh train`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -114,6 +134,8 @@ pub struct TrainOptions {
     pub clip_norm: f32,
     /// Label smoothing of the cross-entropy.
     pub label_smoothing: f32,
+    /// Softmax (one label per text) or one-vs-all (several labels per text; bag model only).
+    pub loss: LossKind,
     /// Loss weighting of classes.
     pub class_weights: ClassWeights,
     /// Epochs without a better val_loss before stopping; 0 turns early stopping off.
@@ -166,6 +188,7 @@ impl Default for TrainOptions {
             schedule: ScheduleKind::Linear,
             clip_norm: 1.0,
             label_smoothing: 0.1,
+            loss: LossKind::Softmax,
             class_weights: ClassWeights::None,
             patience: 3,
             weight_average: 0.0,
@@ -242,6 +265,24 @@ impl TrainOptions {
         }
         if self.model == ModelKind::Bag && self.token_dropout > 0.0 {
             return Err(invalid("--token-dropout", "applies to the Transformer model only"));
+        }
+        if self.loss == LossKind::Ova {
+            if self.model != ModelKind::Bag {
+                return Err(invalid(
+                    "--loss",
+                    format!(
+                        "ova is built for the bag model; pass --model bag (not {})",
+                        self.model
+                    ),
+                ));
+            }
+            if self.class_weights != ClassWeights::None {
+                return Err(invalid(
+                    "--class-weights",
+                    "with --loss ova each class is its own binary problem; class weights apply \
+                     to --loss softmax only",
+                ));
+            }
         }
         if !(0.0..1.0).contains(&self.weight_average) {
             return Err(invalid(
@@ -339,6 +380,12 @@ mod tests {
         assert!(bag.validate().unwrap_err().to_string().contains("--token-dropout"));
         assert_eq!(TrainOptions { model: ModelKind::Bag, ..valid() }.learning_rate(), 0.1);
         assert_eq!(valid().learning_rate(), 1e-3);
+        let ova = TrainOptions { loss: LossKind::Ova, ..valid() };
+        assert!(ova.validate().unwrap_err().to_string().contains("--loss"));
+        let ova = TrainOptions { model: ModelKind::Bag, ..ova };
+        ova.validate().unwrap();
+        let weighted = TrainOptions { class_weights: ClassWeights::Balanced, ..ova };
+        assert!(weighted.validate().unwrap_err().to_string().contains("--class-weights"));
         let err = TrainOptions { train: PathBuf::new(), ..valid() }.validate().unwrap_err();
         assert!(err.to_string().contains("--train"), "{err}");
     }

@@ -1,15 +1,20 @@
 //! The training loop of text classifiers: data to batches, epochs with validation, early
 //! stopping, checkpoints, and the finished model directory.
 
-use super::batching::{epoch_batches, fit_length, length_quantile, make_batch, EncodedSet};
+use super::batching::{
+    class_ids, epoch_batches, fit_length, length_quantile, make_batch, EncodedSet,
+};
 use super::checkpoint::{self, LoopState, CHECKPOINT_FILE};
 use super::events::{EpochRecord, Observer, RunSummary, TrainEvent};
-use super::options::{ClassWeights, TrainOptions, MAX_DEFAULT_LENGTH};
+use super::options::{ClassWeights, LossKind, TrainOptions, MAX_DEFAULT_LENGTH};
 use crate::data::{read_dataset, stratified_split, Dataset};
 use crate::error::Error;
 use crate::eval::Report;
 use crate::fsutil::write_atomic;
-use crate::infer::{argmax, class_probabilities, loss_and_accuracy};
+use crate::infer::{
+    argmax, class_logits, class_probabilities, loss_and_accuracy, one_vs_all_loss_and_precision,
+    probabilities_in_place,
+};
 use crate::model::{self, Model, ModelConfig, ModelKind, Network};
 use crate::run_record::{sha256_file, DataFile, RunRecord, RUN_FILE};
 use crate::text::TextTokenizer;
@@ -108,22 +113,17 @@ fn single_labels(data: &Dataset) -> Result<(), Error> {
             path: data.path.clone(),
             line: ex.line,
             message: format!(
-                "{} labels on one line; the {} model predicts one label per text",
+                "{} labels on one line, but the softmax loss gives one label per text; for \
+                 several labels per text train with --model bag --loss ova",
                 ex.labels.len(),
-                ModelKind::Transformer
             ),
         });
     }
     Ok(())
 }
 
-fn class_ids(data: &Dataset, labels: &[String]) -> Vec<Option<usize>> {
-    let index: BTreeMap<&str, usize> =
-        labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
-    data.examples
-        .iter()
-        .map(|e| e.labels.first().and_then(|l| index.get(l.as_str()).copied()))
-        .collect()
+fn label_ids(data: &Dataset, labels: &[String]) -> (Vec<Option<usize>>, Vec<Vec<usize>>) {
+    class_ids(data.examples.iter().map(|e| e.labels.as_slice()), labels)
 }
 
 fn report_skips(data: &Dataset, observer: &mut dyn Observer) {
@@ -140,7 +140,7 @@ fn report_skips(data: &Dataset, observer: &mut dyn Observer) {
 fn encode(
     tokenizer: &TextTokenizer,
     texts: &[&str],
-    labels: Vec<Option<usize>>,
+    (labels, also): (Vec<Option<usize>>, Vec<Vec<usize>>),
     max_length: usize,
     special: bool,
 ) -> EncodedSet {
@@ -150,7 +150,7 @@ fn encode(
         .into_iter()
         .map(|ids| fit_length(ids, max_length, filler))
         .collect();
-    EncodedSet { ids, labels }
+    EncodedSet { ids, labels, also }
 }
 
 fn prepare(
@@ -162,7 +162,10 @@ fn prepare(
     let mut files = BTreeMap::new();
     let train_data = read_dataset(&options.train, &read)?;
     report_skips(&train_data, observer);
-    single_labels(&train_data)?;
+    let softmax = options.loss == LossKind::Softmax;
+    if softmax {
+        single_labels(&train_data)?;
+    }
     train_data.require_classes(2)?;
     files.insert(
         "train".to_string(),
@@ -183,6 +186,16 @@ fn prepare(
                     ),
                 });
             }
+            let ova = config.bag.as_ref().is_some_and(|b| b.one_vs_all);
+            if ova != (options.loss == LossKind::Ova) {
+                return Err(Error::InvalidOption {
+                    flag: "--init",
+                    message: format!(
+                        "the model to continue was trained with --loss {}",
+                        if ova { LossKind::Ova } else { LossKind::Softmax }
+                    ),
+                });
+            }
             if config.model != options.model {
                 return Err(Error::InvalidOption {
                     flag: "--init",
@@ -196,21 +209,22 @@ fn prepare(
         }
         None => train_data.labels(),
     };
-    let all_ids = class_ids(&train_data, &labels);
+    let (all_ids, all_also) = label_ids(&train_data, &labels);
 
     // Validation: a file, or a stratified share of the training data.
-    let (train_idx, valid_examples): (Vec<usize>, Vec<(String, Option<usize>)>) = match &options
-        .valid
-    {
+    type Held = (String, Option<usize>, Vec<usize>);
+    let (train_idx, valid_examples): (Vec<usize>, Vec<Held>) = match &options.valid {
         Some(path) => {
             let data = read_dataset(path, &read)?;
             report_skips(&data, observer);
-            single_labels(&data)?;
+            if softmax {
+                single_labels(&data)?;
+            }
             files.insert(
                 "valid".to_string(),
                 DataFile { path: path.clone(), sha256: sha256_file(path)? },
             );
-            let ids = class_ids(&data, &labels);
+            let (ids, also) = label_ids(&data, &labels);
             let unknown = ids.iter().filter(|c| c.is_none()).count();
             if unknown > 0 {
                 tracing::warn!(
@@ -220,7 +234,12 @@ fn prepare(
                      left out of val_loss and val_accuracy"
                 );
             }
-            let examples = data.examples.into_iter().zip(ids).map(|(e, c)| (e.text, c)).collect();
+            let examples = data
+                .examples
+                .into_iter()
+                .zip(ids.into_iter().zip(also))
+                .map(|(e, (c, also))| (e.text, c, also))
+                .collect();
             ((0..train_data.len()).collect(), examples)
         }
         None => {
@@ -229,7 +248,7 @@ fn prepare(
                 stratified_split(&classes, options.valid_fraction, options.seed)?;
             let examples = valid_idx
                 .iter()
-                .map(|&i| (train_data.examples[i].text.clone(), all_ids[i]))
+                .map(|&i| (train_data.examples[i].text.clone(), all_ids[i], all_also[i].clone()))
                 .collect();
             (train_idx, examples)
         }
@@ -238,7 +257,6 @@ fn prepare(
         Some(path) => {
             let data = read_dataset(path, &read)?;
             report_skips(&data, observer);
-            single_labels(&data)?;
             files.insert(
                 "test".to_string(),
                 DataFile { path: path.clone(), sha256: sha256_file(path)? },
@@ -282,13 +300,14 @@ fn prepare(
     let train = EncodedSet {
         ids: train_ids.into_iter().map(|ids| fit_length(ids, max_length, filler)).collect(),
         labels: train_idx.iter().map(|&i| all_ids[i]).collect(),
+        also: train_idx.iter().map(|&i| all_also[i].clone()).collect(),
     };
-    let (valid_texts, valid_labels): (Vec<&str>, Vec<Option<usize>>) =
-        valid_examples.iter().map(|(t, c)| (t.as_str(), *c)).unzip();
+    let valid_texts: Vec<&str> = valid_examples.iter().map(|(t, _, _)| t.as_str()).collect();
+    let valid_labels = valid_examples.iter().map(|(_, c, also)| (*c, also.clone())).unzip();
     let valid = encode(&tokenizer, &valid_texts, valid_labels, max_length, special);
     let test = test.map(|data| {
         let texts: Vec<&str> = data.examples.iter().map(|e| e.text.as_str()).collect();
-        let ids = class_ids(&data, &labels);
+        let ids = label_ids(&data, &labels);
         let set = encode(&tokenizer, &texts, ids, max_length, special);
         (data, set)
     });
@@ -459,7 +478,7 @@ fn run_in_pool(
                 vocab_size: data.tokenizer.vocab_size(),
                 dim: options.dim,
                 classes,
-                one_vs_all: false,
+                one_vs_all: options.loss == LossKind::Ova,
             };
             ModelConfig::bag(bag, data.labels.clone(), data.max_length, tokenizer_file)
         }
@@ -600,7 +619,8 @@ fn run_in_pool(
                     .map(|&i| {
                         let label = data.train.labels[i].unwrap_or(0);
                         let weight = class_weights.as_ref().map_or(1.0, |w| w[label]);
-                        SgdExample { ids: &data.train.ids[i], label, also: &[], weight }
+                        let also = data.train.also[i].as_slice();
+                        SgdExample { ids: &data.train.ids[i], label, also, weight }
                     })
                     .collect();
                 let totals = bag.sgd_round(&examples, BAG_SHARDS, lr)?;
@@ -670,7 +690,17 @@ fn run_in_pool(
             restore(&mut network, avg);
             raw
         });
-        let (val_loss, val_accuracy) = if has_valid {
+        let (val_loss, val_accuracy) = if has_valid && network.one_vs_all() {
+            let pad = data.tokenizer.pad_id();
+            let logits = class_logits(&mut network, &data.valid.ids, pad, classes)?;
+            let (l, a) = one_vs_all_loss_and_precision(
+                &logits,
+                &data.valid.labels,
+                &data.valid.also,
+                classes,
+            );
+            (Some(l), Some(a))
+        } else if has_valid {
             let probs = class_probabilities(
                 &mut network,
                 &data.valid.ids,
@@ -735,7 +765,7 @@ fn run_in_pool(
     let mut model = Model { config, tokenizer: data.tokenizer, network };
     let test = match &data.test {
         Some((dataset, set)) => {
-            let report = evaluate_encoded(&mut model, dataset, set)?;
+            let report = evaluate_encoded(&mut model, dataset, set, DEFAULT_THRESHOLD)?;
             write_json(&out.join(METRICS_FILE), &report.to_json())?;
             Some(report)
         }
@@ -756,22 +786,52 @@ fn run_in_pool(
     })
 }
 
+/// The probability at or above which a label is predicted for a text when texts may have
+/// several (one-vs-all models, multi-label data).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
 /// Scores `dataset` (already encoded as `set`) with `model`: the full report, with the mean
-/// cross-entropy over examples whose label the model knows.
+/// loss over examples whose label the model knows (cross-entropy, or for a one-vs-all model the
+/// summed binary cross-entropy it trains on).
+///
+/// For a one-vs-all model, or when some text has several labels, the report also holds the
+/// label-set scores at `threshold`, and its accuracy and confusion matrix count the top
+/// prediction as right when it is any of the text's labels.
 pub fn evaluate_encoded(
     model: &mut Model,
     dataset: &Dataset,
     set: &EncodedSet,
+    threshold: f32,
 ) -> Result<Report, Error> {
     let classes = model.config.labels.len();
-    let probs =
-        class_probabilities(&mut model.network, &set.ids, model.tokenizer.pad_id(), classes)?;
+    let ova = model.network.one_vs_all();
+    let mut probs = class_logits(&mut model.network, &set.ids, model.tokenizer.pad_id(), classes)?;
+    let ova_loss =
+        ova.then(|| one_vs_all_loss_and_precision(&probs, &set.labels, &set.also, classes).0);
+    probabilities_in_place(&mut probs, classes, ova);
     let predicted: Vec<usize> = probs.chunks_exact(classes).map(argmax).collect();
-    let truth: Vec<String> =
-        dataset.examples.iter().map(|e| e.labels.first().cloned().unwrap_or_default()).collect();
-    let (loss, _) = loss_and_accuracy(&probs, &set.labels, classes);
-    let report = crate::eval::evaluate(&model.config.labels, &truth, &predicted)?;
-    Ok(report.with_loss(loss))
+    let multi = ova || dataset.examples.iter().any(|e| e.labels.len() > 1);
+    let labels = &model.config.labels;
+    let truth: Vec<String> = dataset
+        .examples
+        .iter()
+        .zip(&predicted)
+        .map(|(e, &p)| match e.labels.iter().find(|l| multi && **l == labels[p]) {
+            Some(hit) => hit.clone(),
+            None => e.labels.first().cloned().unwrap_or_default(),
+        })
+        .collect();
+    let loss = match ova_loss {
+        Some(loss) => loss,
+        None => loss_and_accuracy(&probs, &set.labels, classes).0,
+    };
+    let mut report = crate::eval::evaluate(labels, &truth, &predicted)?.with_loss(loss);
+    if multi {
+        let sets: Vec<Vec<String>> = dataset.examples.iter().map(|e| e.labels.clone()).collect();
+        report = report
+            .with_multi_label(crate::eval::evaluate_multilabel(labels, &sets, &probs, threshold)?);
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
