@@ -146,6 +146,10 @@ pub struct TrainArgs {
     /// No bigrams of adjacent Chinese, Japanese or Korean characters (word tokenizer).
     #[arg(long)]
     pub no_cjk_bigrams: bool,
+    /// Keep the dots of abbreviations (U.S., e.g., initials) in their words (word tokenizer)
+    /// [default: true for bag, false for the Transformer].
+    #[arg(long)]
+    pub abbreviations: Option<bool>,
     /// Word n-grams up to this length as extra tokens (word tokenizer; 1: none) [default: 2].
     #[arg(long, alias = "ngrams")]
     pub word_ngrams: Option<usize>,
@@ -497,6 +501,7 @@ impl TrainArgs {
         o.tokenizer.min_count = self.min_count.or(o.tokenizer.min_count);
         o.tokenizer.max_ngrams = self.buckets.or(o.tokenizer.max_ngrams);
         set_if!(o.tokenizer.ngram_min_count, self.ngram_min_count);
+        o.tokenizer.abbreviations = self.abbreviations.or(o.tokenizer.abbreviations);
         set_if!(o.tokenizer.max_vocab, self.max_vocab);
         set_if!(o.tokenizer.subword_vocab, self.subword_vocab);
         if self.max_length.is_some() {

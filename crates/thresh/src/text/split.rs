@@ -7,6 +7,10 @@
 //!   Indic vowel signs do not cut a word apart.
 //! - A number keeps its inner `.` and `,` when a digit follows them: `3.14` and `1,000` are
 //!   single tokens.
+//! - Optionally, abbreviations keep their dots: a `.` between two letters stays in the word (`U.S`,
+//!   `e.g`), and so does a `.` after the one-letter last part of such a word (`U.S.`, `e.g.`)
+//!   or after a lone capital letter (the initial in `John F. Kennedy`). Other dots are
+//!   tokens: `end.` gives `end`, `.`.
 //! - Every other visible character (punctuation, symbols, emoji) is a token of its own:
 //!   `don't?` gives `don`, `'`, `t`, `?`. Marks that modify a symbol (emoji variation
 //!   selectors and skin tones) stay with it, emoji joined by a zero-width joiner form one
@@ -66,6 +70,24 @@ impl<F: FnMut(&str)> Splitter<'_, F> {
         self.open = open;
     }
 
+    /// Whether a `.` followed by `next` belongs to the open word as an abbreviation's dot
+    /// (see the module documentation).
+    fn abbreviation_dot(&self, next: Option<char>) -> bool {
+        if self.open != (Open::Word { numeric: false }) {
+            return false;
+        }
+        let last_part = self.buffer.rsplit('.').next().unwrap_or("");
+        let mut letters = last_part.chars();
+        let Some(first) = letters.next() else { return false };
+        if !last_part.chars().all(char::is_alphabetic) {
+            return false;
+        }
+        if next.is_some_and(|n| n.is_alphabetic() && !is_cjk(n)) {
+            return true;
+        }
+        letters.next().is_none() && (self.buffer.contains('.') || first.is_uppercase())
+    }
+
     /// Whether the open symbol is a single regional indicator (the first half of a flag).
     fn half_flag(&self) -> bool {
         let mut chars = self.buffer.chars();
@@ -99,9 +121,9 @@ fn is_digit(c: char) -> bool {
 
 /// Splits `text` by the rules of the module documentation and calls `emit` with each token in
 /// order. With `bigrams`, each pair of adjacent CJK characters is also emitted, right after
-/// the first character of the pair. The text is split as is: lower-casing and Unicode
+/// the first character of the pair; with `abbreviations`, abbreviations keep their dots. The text is split as is: lower-casing and Unicode
 /// normalisation happen before.
-pub(crate) fn split(text: &str, bigrams: bool, emit: &mut impl FnMut(&str)) {
+pub(crate) fn split(text: &str, bigrams: bool, abbreviations: bool, emit: &mut impl FnMut(&str)) {
     let mut s = Splitter {
         buffer: String::new(),
         open: Open::Nothing,
@@ -160,7 +182,8 @@ pub(crate) fn split(text: &str, bigrams: bool, emit: &mut impl FnMut(&str)) {
         let inner_separator = (c == '.' || c == ',')
             && s.open == (Open::Word { numeric: true })
             && chars.peek().is_some_and(|&n| is_digit(n));
-        if inner_separator {
+        let abbreviation = abbreviations && c == '.' && s.abbreviation_dot(chars.peek().copied());
+        if inner_separator || abbreviation {
             s.buffer.push(c);
         } else if s.open == Open::Symbol
             && (s.joining || (is_regional_indicator(c) && s.half_flag()))
@@ -188,13 +211,13 @@ mod tests {
 
     fn toks(text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        split(text, true, &mut |t| out.push(t.to_string()));
+        split(text, true, false, &mut |t| out.push(t.to_string()));
         out
     }
 
     fn toks_no_bigrams(text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        split(text, false, &mut |t| out.push(t.to_string()));
+        split(text, false, false, &mut |t| out.push(t.to_string()));
         out
     }
 
@@ -234,6 +257,27 @@ mod tests {
         assert!(is_number("3.14") && is_number("1,000") && is_number("42") && is_number("１２"));
         assert!(!is_number("3a") && !is_number(".5") && !is_number("5.") && !is_number(""));
         assert!(!is_number("v1") && !is_number("."));
+    }
+
+    fn toks_abbreviations(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        split(text, true, true, &mut |t| out.push(t.to_string()));
+        out
+    }
+
+    #[test]
+    fn abbreviations_keep_their_dots() {
+        assert_eq!(toks("the U.S. economy"), ["the", "U", ".", "S", ".", "economy"]);
+        let toks = toks_abbreviations;
+        assert_eq!(toks("the U.S. economy"), ["the", "U.S.", "economy"]);
+        assert_eq!(toks("John F. Kennedy"), ["John", "F.", "Kennedy"]);
+        assert_eq!(toks("e.g., at 5 p.m."), ["e.g.", ",", "at", "5", "p.m."]);
+        assert_eq!(toks("U.S.A. and D.C."), ["U.S.A.", "and", "D.C."]);
+        assert_eq!(toks("the end. Then"), ["the", "end", ".", "Then"]);
+        assert_eq!(toks("wait... a."), ["wait", ".", ".", ".", "a", "."]);
+        assert_eq!(toks("Answers.com"), ["Answers.com"]);
+        assert_eq!(toks("v1.2 x2."), ["v1", ".", "2", "x2", "."]);
+        assert_eq!(toks("St. Louis"), ["St", ".", "Louis"]);
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub(crate) fn word_tokens(config: &TokenizerConfig, text: &str, emit: &mut impl 
     let n = config.word_ngrams.max(1);
     let mut window: Vec<String> = Vec::with_capacity(n);
     let mut gram = String::new();
-    split(&text, config.cjk_bigrams, &mut |token| {
+    let abbreviations = config.abbreviations.unwrap_or(false);
+    split(&text, config.cjk_bigrams, abbreviations, &mut |token| {
         if config.remove_stopwords && is_stopword(token) {
             return;
         }

@@ -329,11 +329,12 @@ impl TrainOptions {
     }
 
     /// The tokenizer settings with the model family's defaults filled in: words seen once
-    /// stay in a bag model's vocabulary, as in fastText.
+    /// stay in a bag model's vocabulary, as in fastText, and its abbreviations keep their dots.
     pub fn tokenizer_config(&self) -> TokenizerConfig {
         let mut config = self.tokenizer.clone();
         if self.model == ModelKind::Bag {
             config.min_count.get_or_insert(1);
+            config.abbreviations.get_or_insert(true);
         }
         config
     }
