@@ -33,6 +33,32 @@ fn assert_usage_error(o: &Output, needles: &[&str]) {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Asserts that each of `files` is byte-identical in the directories `a` and `b`.
+fn assert_same_files(a: &Path, b: &Path, files: &[&str], what: &str) {
+    for file in files {
+        let (x, y) = (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
+        assert!(x == y, "{file} differs between {what}");
+    }
+}
+
+/// Runs `thresh predict MODEL EXTRA...` on `input` through standard input; one JSON value
+/// per output line.
+fn predict_stdin(model: &Path, extra: &[&str], input: &[u8]) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut child = thresh()
+        .arg("predict")
+        .arg(model)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// A learnable three-class text file: the class is given away by a keyword among filler words.
 /// A xorshift step of `state`, reduced to `0..n`.
 fn below(state: &mut u64, n: usize) -> usize {
@@ -236,18 +262,7 @@ fn keras_lines_without_a_terminal_then_eval_and_predict() {
     }
     assert_eq!(report["per_class"]["food"]["support"], 20);
 
-    let mut child = thresh()
-        .args(["predict", model.to_str().unwrap(), "--top-k", "2"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"we saw the goal\n\nsome soup today\n").unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success());
-    let preds: Vec<serde_json::Value> =
-        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let preds = predict_stdin(&model, &["--top-k", "2"], b"we saw the goal\n\nsome soup today\n");
     assert_eq!(preds.len(), 3, "one line out per line in, blank ones included");
     assert_eq!(preds[0]["label"], "sport");
     assert_eq!(preds[2]["label"], "food");
@@ -303,10 +318,8 @@ fn same_seed_and_threads_give_identical_files() {
     let b = tempfile::tempdir().unwrap();
     let (ma, _) = train_small(a.path(), &["--epochs", "3", "--pooling", "mean-max"]);
     let (mb, _) = train_small(b.path(), &["--epochs", "3", "--pooling", "mean-max"]);
-    for file in ["model.safetensors", "history.json", "config.json"] {
-        let (x, y) = (std::fs::read(ma.join(file)).unwrap(), std::fs::read(mb.join(file)).unwrap());
-        assert!(x == y, "{file} differs between identical runs");
-    }
+    let files = ["model.safetensors", "history.json", "config.json"];
+    assert_same_files(&ma, &mb, &files, "identical runs");
     let c = tempfile::tempdir().unwrap();
     let (mc, _) = train_small(c.path(), &["--epochs", "3", "--pooling", "mean-max", "--seed", "7"]);
     assert_ne!(
@@ -428,11 +441,8 @@ fn bag_model_learns_and_gives_the_same_model_on_one_or_two_threads() {
     let o = bag("1", &one);
     assert!(stdout(&o).contains("Epoch 5/5"), "{}", stdout(&o));
     bag("2", &two);
-    for file in ["model.safetensors", "history.json", "metrics.json"] {
-        let (x, y) =
-            (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
-        assert!(x == y, "{file} differs between one and two threads");
-    }
+    let files = ["model.safetensors", "history.json", "metrics.json"];
+    assert_same_files(&one, &two, &files, "one and two threads");
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(one.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model"], "bag");
@@ -443,17 +453,7 @@ fn bag_model_learns_and_gives_the_same_model_on_one_or_two_threads() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(report["accuracy"].as_f64().unwrap() > 0.9, "{report}");
 
-    let mut child = thresh()
-        .args(["predict", one.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"we saw the goal\nsome soup today\n").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let preds: Vec<serde_json::Value> =
-        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let preds = predict_stdin(&one, &[], b"we saw the goal\nsome soup today\n");
     assert_eq!(preds[0]["label"], "sport");
     assert_eq!(preds[1]["label"], "food");
 }
@@ -640,11 +640,8 @@ fn one_vs_all_learns_several_labels_per_text() {
     let o = ova("2", &two);
     assert!(stdout(&o).contains("label sets"), "{}", stdout(&o));
     ova("1", &one);
-    for file in ["model.safetensors", "history.json", "metrics.json"] {
-        let (x, y) =
-            (std::fs::read(one.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap());
-        assert!(x == y, "{file} differs between one and two threads");
-    }
+    let files = ["model.safetensors", "history.json", "metrics.json"];
+    assert_same_files(&one, &two, &files, "one and two threads");
 
     // Softmax cannot train on several labels per text, and says what can.
     let mut args = vec!["train", "--train", train_s, "--out"];
@@ -669,17 +666,7 @@ fn one_vs_all_learns_several_labels_per_text() {
     assert_usage_error(&o, &["--threshold"]);
 
     // Both topics of a two-topic text pass the default threshold of a one-vs-all model.
-    let mut child = thresh()
-        .args(["predict", one.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"we saw the goal and the soup\nbank loan\n").unwrap();
-    let o = child.wait_with_output().unwrap();
-    let preds: Vec<serde_json::Value> =
-        stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let preds = predict_stdin(&one, &[], b"we saw the goal and the soup\nbank loan\n");
     let names = |p: &serde_json::Value| -> Vec<String> {
         let mut v: Vec<String> = p["labels"]
             .as_array()
