@@ -74,6 +74,47 @@ pub fn load_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>, CoreError> 
     parse_tensors(path, &bytes)
 }
 
+/// Reads a checkpoint written by another framework: floating-point tensors of any width
+/// (F16, BF16, F32, F64) as `f32`, in name order, and the names of the integer and boolean
+/// tensors left out (buffers such as BERT's `position_ids`, not weights).
+pub fn load_checkpoint_tensors(
+    path: &Path,
+) -> Result<(BTreeMap<String, Tensor>, Vec<String>), CoreError> {
+    let bytes =
+        std::fs::read(path).map_err(|source| CoreError::Io { path: path.into(), source })?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| CoreError::Safetensors { path: path.into(), message: e.to_string() })?;
+    let (mut out, mut skipped) = (BTreeMap::new(), Vec::new());
+    for (name, view) in st.tensors() {
+        let raw = view.data();
+        let data: Vec<f32> = match view.dtype() {
+            Dtype::F32 => {
+                raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+            }
+            Dtype::F16 => raw
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => raw
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::F64 => raw
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32)
+                .collect(),
+            _ => {
+                skipped.push(name);
+                continue;
+            }
+        };
+        let t = Tensor::from_vec(data, view.shape())
+            .map_err(|e| CoreError::Safetensors { path: path.into(), message: e.to_string() })?;
+        out.insert(name, t);
+    }
+    Ok((out, skipped))
+}
+
 /// Parses safetensors bytes; `path` is only used in error messages.
 pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Tensor>, CoreError> {
     let st = SafeTensors::deserialize(bytes)

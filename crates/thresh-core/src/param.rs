@@ -15,6 +15,9 @@ pub struct Param {
     pub decay: bool,
     /// Whether the optimiser updates it (false freezes it).
     pub trainable: bool,
+    /// Factor on the optimiser's learning rate for this parameter (1 by default), e.g. a
+    /// larger rate for a new head on a pretrained encoder.
+    pub lr_scale: f32,
     /// For row-sparse gradients (embedding tables): rows written since the last zeroing.
     touched_rows: Option<Vec<u32>>,
 }
@@ -23,7 +26,15 @@ impl Param {
     /// A parameter with a dense gradient.
     pub fn new(name: impl Into<String>, value: Tensor) -> Self {
         let grad = Tensor::zeros(value.shape());
-        Param { name: name.into(), value, grad, decay: true, trainable: true, touched_rows: None }
+        Param {
+            name: name.into(),
+            value,
+            grad,
+            decay: true,
+            trainable: true,
+            lr_scale: 1.0,
+            touched_rows: None,
+        }
     }
 
     /// A parameter whose gradient is written a row at a time, so zeroing it only clears the

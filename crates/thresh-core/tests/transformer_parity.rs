@@ -64,6 +64,7 @@ fn config(c: &Value) -> TransformerConfig {
         pooling,
         layer_norm_eps: 1e-5,
         embedding_init_std: 1.0,
+        pooler: false,
     }
 }
 

@@ -19,6 +19,9 @@ pub enum Error {
     /// An error building, loading or running a tokenizer.
     #[error(transparent)]
     Text(#[from] crate::text::TextError),
+    /// A pretrained checkpoint could not be read.
+    #[error(transparent)]
+    Pretrained(#[from] crate::pretrained::PretrainedError),
     /// An evaluation could not be computed.
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
@@ -67,6 +70,7 @@ impl Error {
             | Error::InvalidData { .. }
             | Error::InvalidOption { .. }
             | Error::Resume { .. }
+            | Error::Pretrained(_)
             | Error::Text(_) => true,
             Error::Model(e) => !matches!(e, crate::model::ModelError::Io { .. }),
             Error::Core(CoreError::TokenOutOfRange { .. } | CoreError::InvalidConfig(_)) => true,

@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod infer;
 pub mod model;
 pub mod predict;
+pub mod pretrained;
 pub mod run_record;
 pub mod system;
 pub mod text;

@@ -12,6 +12,7 @@ pub mod linear;
 pub mod loss;
 pub mod mask;
 pub mod one_vs_all;
+pub mod pooler;
 pub mod pooling;
 pub mod positional;
 
@@ -25,5 +26,6 @@ pub use linear::Linear;
 pub use loss::CrossEntropy;
 pub use mask::PaddingMask;
 pub use one_vs_all::OneVsAll;
+pub use pooler::Pooler;
 pub use pooling::{Pooling, PoolingKind};
 pub use positional::PositionalEmbedding;

@@ -4,12 +4,12 @@
 //! Shapes: token ids `[batch · seq]` with a [`PaddingMask`], logits `[batch, classes]`.
 //! Parameter names: `embeddings.tokens.weight`, `embeddings.positions.weight`,
 //! `embeddings.norm.*` (when enabled), `layers.{i}.*` (see [`EncoderBlock`]), `final_norm.*`
-//! (when enabled), `head.*`.
+//! (when enabled), `pooler.*` (when enabled), `head.*`.
 
 use crate::error::CoreError;
 use crate::layers::{
     ActivationKind, Dropout, Embedding, EncoderBlock, EncoderBlockConfig, LayerNorm, Linear,
-    PaddingMask, Pooling, PoolingKind, PositionalEmbedding,
+    PaddingMask, Pooler, Pooling, PoolingKind, PositionalEmbedding,
 };
 use crate::param::{Module, Param};
 use crate::rng::Rng;
@@ -55,6 +55,9 @@ pub struct TransformerConfig {
     pub layer_norm_eps: f32,
     /// Standard deviation of the initial embedding tables.
     pub embedding_init_std: f32,
+    /// A square linear map and `tanh` on the pooled vector before the head (BERT's pooler).
+    #[serde(default)]
+    pub pooler: bool,
 }
 
 impl TransformerConfig {
@@ -81,6 +84,7 @@ impl TransformerConfig {
             pooling: PoolingKind::Mean,
             layer_norm_eps: 1e-5,
             embedding_init_std: 1.0,
+            pooler: false,
         }
     }
 
@@ -163,8 +167,12 @@ pub struct TransformerClassifier {
     /// Optional layer norm after the last block.
     pub final_norm: Option<LayerNorm>,
     pool: Pooling,
+    /// Optional pooler between pooling and the head.
+    pub pooler: Option<Pooler>,
     /// Classification head, pooled width → classes.
     pub head: Linear,
+    /// Whether backward stops at the head (and pooler), leaving the encoder untouched.
+    encoder_frozen: bool,
     embedded: Tensor,
     grad: Tensor,
     batch: Option<TokenBatch>,
@@ -189,6 +197,7 @@ impl TransformerClassifier {
         let final_norm =
             config.final_norm.then(|| LayerNorm::new("final_norm", d, config.layer_norm_eps));
         let head_in = config.pooling.output_width(d);
+        let pooler = config.pooler.then(|| Pooler::new("pooler", head_in, &mut rng));
         let head = Linear::new("head", head_in, config.classes, true, &mut rng);
         Ok(TransformerClassifier {
             embedding_dropout: Dropout::new(config.embedding_dropout, rng.next_u64()),
@@ -200,7 +209,9 @@ impl TransformerClassifier {
             embedding_norm,
             blocks,
             final_norm,
+            pooler,
             head,
+            encoder_frozen: false,
             embedded: Tensor::default(),
             grad: Tensor::default(),
             batch: None,
@@ -222,9 +233,39 @@ impl TransformerClassifier {
         }
     }
 
+    /// Freezes (or thaws) everything below the pooler and head: their parameters stop being
+    /// trainable and [`TransformerClassifier::backward`] no longer reaches them, which makes a
+    /// training step little more than a forward pass (a linear probe).
+    pub fn set_encoder_frozen(&mut self, frozen: bool) {
+        self.encoder_frozen = frozen;
+        self.visit_mut(&mut |p| {
+            let top = p.name.starts_with("head.") || p.name.starts_with("pooler.");
+            p.trainable = top || !frozen;
+        });
+    }
+
+    /// The pooled encoder output for `batch`, `[batch, pooled width]`, before any pooler and
+    /// the head, in inference mode: the sentence embedding of a pretrained encoder.
+    pub fn features(&mut self, batch: &TokenBatch) -> Result<&Tensor, CoreError> {
+        self.encode(batch, false)?;
+        Ok(self.pool.output())
+    }
+
     /// Class logits for `batch`, `[batch, classes]`. With `train`, dropout is active and the
     /// activations are kept for [`TransformerClassifier::backward`].
     pub fn forward(&mut self, batch: &TokenBatch, train: bool) -> Result<&Tensor, CoreError> {
+        self.encode(batch, train)?;
+        let _span = tracing::trace_span!("pool_head.forward").entered();
+        let mut pooled = self.pool.output();
+        if let Some(p) = &mut self.pooler {
+            pooled = p.forward(pooled);
+        }
+        let pooled = self.head_dropout.forward(pooled, train);
+        Ok(self.head.forward(pooled))
+    }
+
+    /// Embeddings, blocks, final norm and pooling; the result is in `self.pool`.
+    fn encode(&mut self, batch: &TokenBatch, train: bool) -> Result<(), CoreError> {
         let (seq, d) = (batch.mask.seq(), self.config.d_model);
         if seq > self.config.max_len {
             return Err(CoreError::InvalidConfig(format!(
@@ -254,11 +295,9 @@ impl TransformerClassifier {
         if let Some(n) = &mut self.final_norm {
             x = n.forward(x);
         }
-        let _span = tracing::trace_span!("pool_head.forward").entered();
         debug_assert_eq!(x.cols(), d);
-        let pooled = self.pool.forward(x, mask);
-        let pooled = self.head_dropout.forward(pooled, train);
-        Ok(self.head.forward(pooled))
+        self.pool.forward(x, mask);
+        Ok(())
     }
 
     /// Back-propagates the gradient of the loss with respect to the logits of the last
@@ -273,7 +312,9 @@ impl TransformerClassifier {
             blocks,
             final_norm,
             pool,
+            pooler,
             head,
+            encoder_frozen,
             embedded,
             grad,
             batch,
@@ -282,8 +323,18 @@ impl TransformerClassifier {
         let batch = batch.as_ref().expect("backward called before forward");
         {
             let _span = tracing::trace_span!("pool_head.backward").entered();
-            let dpooled = head.backward(head_dropout.output(pool.output()), dlogits);
-            let dpooled = head_dropout.backward(dpooled);
+            let head_in = match pooler {
+                Some(p) => p.output(),
+                None => pool.output(),
+            };
+            let dpooled = head.backward(head_dropout.output(head_in), dlogits);
+            let mut dpooled = head_dropout.backward(dpooled);
+            if let Some(p) = pooler {
+                dpooled = p.backward(pool.output(), dpooled);
+            }
+            if *encoder_frozen {
+                return;
+            }
             grad.copy_from(pool.backward(dpooled));
         }
         if let Some(n) = final_norm {
@@ -327,6 +378,9 @@ impl Module for TransformerClassifier {
         if let Some(n) = &self.final_norm {
             n.visit(f);
         }
+        if let Some(p) = &self.pooler {
+            p.visit(f);
+        }
         self.head.visit(f);
     }
 
@@ -341,6 +395,9 @@ impl Module for TransformerClassifier {
         }
         if let Some(n) = &mut self.final_norm {
             n.visit_mut(f);
+        }
+        if let Some(p) = &mut self.pooler {
+            p.visit_mut(f);
         }
         self.head.visit_mut(f);
     }
@@ -384,13 +441,14 @@ mod tests {
             TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6, 1]).unwrap()).unwrap();
         let unused = Tensor::zeros(&[1]);
         let cases = [
-            (true, PoolingKind::Mean),
-            (false, PoolingKind::First),
-            (true, PoolingKind::Max),
-            (true, PoolingKind::MeanMax),
+            (true, PoolingKind::Mean, false),
+            (false, PoolingKind::First, true),
+            (true, PoolingKind::Max, false),
+            (true, PoolingKind::MeanMax, false),
         ];
-        for (norm_first, pooling) in cases {
-            let mut model = TransformerClassifier::new(small(norm_first, pooling), 3).unwrap();
+        for (norm_first, pooling, pooler) in cases {
+            let config = TransformerConfig { pooler, ..small(norm_first, pooling) };
+            let mut model = TransformerClassifier::new(config, 3).unwrap();
             let fwd = |m: &mut TransformerClassifier, _: &Tensor| {
                 m.set_stream(0);
                 m.forward(&batch, true).unwrap().clone()
@@ -398,6 +456,47 @@ mod tests {
             let step = if pooling == PoolingKind::MeanMax { 1e-3 } else { 1e-2 };
             check_param_grads(&mut model, &unused, step, 3e-2, fwd, |m, _, dy| m.backward(dy));
         }
+    }
+
+    /// With the encoder frozen only the pooler and head get gradients, and they are the ones
+    /// the full backward gives them.
+    #[test]
+    fn frozen_encoder_trains_only_the_top() {
+        let ids = vec![1, 5, 7, 2, 3, 3, 9, 0];
+        let batch =
+            TokenBatch::new(ids, PaddingMask::from_lengths(4, vec![4, 3]).unwrap()).unwrap();
+        let config = TransformerConfig {
+            pooler: true,
+            dropout: 0.0,
+            attention_dropout: 0.0,
+            embedding_dropout: 0.0,
+            head_dropout: 0.0,
+            ..small(false, PoolingKind::First)
+        };
+        let mut full = TransformerClassifier::new(config.clone(), 1).unwrap();
+        let mut frozen = TransformerClassifier::new(config, 1).unwrap();
+        frozen.set_encoder_frozen(true);
+        let dy = Tensor::from_vec(vec![0.5, -0.25, 0.1, 0.3, 0.2, -0.6], &[2, 3]).unwrap();
+        for m in [&mut full, &mut frozen] {
+            m.zero_grad();
+            m.forward(&batch, true).unwrap();
+            m.backward(&dy);
+        }
+        let mut grads = Vec::new();
+        full.visit(&mut |p| grads.push(p.grad.data().to_vec()));
+        let mut i = 0;
+        frozen.visit(&mut |p| {
+            let top = p.name.starts_with("head.") || p.name.starts_with("pooler.");
+            assert_eq!(p.trainable, top, "{}", p.name);
+            if top {
+                assert_eq!(p.grad.data(), &grads[i][..], "{}", p.name);
+            } else {
+                assert!(p.grad.data().iter().all(|&g| g == 0.0), "{}", p.name);
+            }
+            i += 1;
+        });
+        let pooled = full.features(&batch).unwrap();
+        assert_eq!(pooled.shape(), &[2, 8]);
     }
 
     #[test]

@@ -46,14 +46,14 @@ impl AdamW {
         self.moments = moments;
     }
 
-    /// Updates every trainable parameter of `model` with learning rate `lr`.
+    /// Updates every trainable parameter of `model` with learning rate `lr` times the
+    /// parameter's [`Param::lr_scale`](crate::Param::lr_scale).
     pub fn step(&mut self, model: &mut dyn Module, lr: f32) {
         self.step += 1;
         let t = self.step as i32;
         let bc1 = 1.0 - self.beta1.powi(t);
         let bc2 = 1.0 - self.beta2.powi(t);
         let (b1, b2, eps, wd) = (self.beta1, self.beta2, self.eps, self.weight_decay);
-        let step_size = lr / bc1;
         let inv_sqrt_bc2 = 1.0 / bc2.sqrt();
         let moments = &mut self.moments;
         let mut index = 0;
@@ -66,6 +66,8 @@ impl AdamW {
             if !p.trainable {
                 return;
             }
+            let lr = lr * p.lr_scale;
+            let step_size = lr / bc1;
             let decay = if p.decay { 1.0 - lr * wd } else { 1.0 };
             let grad = p.grad.data();
             p.value
@@ -116,5 +118,22 @@ mod tests {
         }
         let got = m.0.value.data();
         assert!((got[0] - 0.7959).abs() < 1e-4 && (got[1] + 1.8037).abs() < 1e-4, "{got:?}");
+    }
+
+    /// A parameter's learning-rate scale acts as that factor on the rate, decay included.
+    #[test]
+    fn lr_scale_is_a_factor_on_the_rate() {
+        let start = || Param::new("p", Tensor::from_vec(vec![1.0, -2.0], &[2]).unwrap());
+        let mut scaled = One(start());
+        scaled.0.lr_scale = 4.0;
+        let mut plain = One(start());
+        let (mut a, mut b) = (AdamW::new(0.01), AdamW::new(0.01));
+        for g in [[0.5, -1.0], [0.1, 0.2]] {
+            scaled.0.grad.data_mut().copy_from_slice(&g);
+            plain.0.grad.data_mut().copy_from_slice(&g);
+            a.step(&mut scaled, 0.025);
+            b.step(&mut plain, 0.1);
+        }
+        assert_eq!(scaled.0.value.data(), plain.0.value.data());
     }
 }
