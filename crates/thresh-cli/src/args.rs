@@ -39,6 +39,8 @@ pub enum Command {
     Embed(EmbedArgs),
     /// List the words nearest to a word in a .vec file, by cosine similarity.
     Neighbors(NeighborsArgs),
+    /// Sentence embeddings of texts, one per line, from a pretrained encoder; JSON lines out.
+    EmbedText(EmbedTextArgs),
     /// Time the reference Transformer on synthetic batches (training steps or inference).
     Bench(BenchArgs),
 }
@@ -70,6 +72,8 @@ pub enum ModelArg {
     Transformer,
     /// Averaged embeddings of words and word n-grams, then a linear map (fastText's model).
     Bag,
+    /// A pretrained BERT-family encoder (--pretrained DIR), fine-tuned with a new head.
+    Bert,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -181,6 +185,16 @@ pub struct TrainArgs {
     /// (their width must be the model's).
     #[arg(long)]
     pub pretrained_vectors: Option<PathBuf>,
+    /// Hugging Face BERT checkpoint directory (config.json, model.safetensors, tokenizer.json
+    /// or vocab.txt) for --model bert.
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    /// Train only the head of a bert model (a linear probe of the frozen encoder).
+    #[arg(long)]
+    pub freeze_encoder: bool,
+    /// Learning rate of a bert model's head [default: --lr].
+    #[arg(long)]
+    pub head_lr: Option<f32>,
     /// Width of the bag model's vectors [default: 100].
     #[arg(long)]
     pub dim: Option<usize>,
@@ -211,19 +225,19 @@ pub struct TrainArgs {
     /// Share of training tokens replaced by [UNK] each step [default: 0].
     #[arg(long)]
     pub token_dropout: Option<f32>,
-    /// Pooling of the encoder output [default: max].
+    /// Pooling of the encoder output [default: max; mean for bert, where first uses the pooler].
     #[arg(long, value_enum)]
     pub pooling: Option<PoolingArg>,
     /// Post-LN blocks (as BERT) instead of pre-LN.
     #[arg(long)]
     pub post_ln: bool,
-    /// Passes over the training data [default: 10].
+    /// Passes over the training data [default: 10; 3 for bert].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Examples per step [default: 32].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Peak learning rate [default: 0.001 for the Transformer (AdamW), 0.1 for bag (SGD)].
+    /// Peak learning rate [default: 0.001 Transformer, 1e-4 bert (AdamW); 0.1 bag (SGD)].
     #[arg(long)]
     pub lr: Option<f32>,
     /// AdamW weight decay [default: 0.01].
@@ -366,6 +380,23 @@ pub struct EmbedArgs {
 }
 
 #[derive(Args)]
+pub struct EmbedTextArgs {
+    /// A Hugging Face BERT checkpoint directory, or a thresh bert model directory.
+    pub model: PathBuf,
+    /// File of texts, one per line; `-` reads standard input.
+    pub file: PathBuf,
+    /// Output file of JSON lines, `{"embedding": [...]}` per input line [default: stdout].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Scale each embedding to unit length (as sentence-transformers does by default).
+    #[arg(long)]
+    pub normalize: bool,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+#[derive(Args)]
 pub struct NeighborsArgs {
     /// A .vec file.
     pub vectors: PathBuf,
@@ -408,6 +439,10 @@ pub struct BenchArgs {
     /// Print the training loss of every step.
     #[arg(long)]
     pub losses: bool,
+    /// Run a Hugging Face BERT checkpoint directory (encoder, mean pooling, 4-class head)
+    /// instead of the reference model.
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
 }
 
 impl ReadArgs {
@@ -474,6 +509,7 @@ impl TrainArgs {
             self.model.map(|m| match m {
                 ModelArg::Transformer => ModelKind::Transformer,
                 ModelArg::Bag => ModelKind::Bag,
+                ModelArg::Bert => ModelKind::Bert,
             })
         );
         if let Some(t) = &self.tokenizer {
@@ -514,22 +550,23 @@ impl TrainArgs {
         set_if!(o.dim, self.dim);
         o.pretrained_vectors = self.pretrained_vectors.clone().or(o.pretrained_vectors.take());
         o.init = self.init.clone().or(o.init.take());
+        o.pretrained = self.pretrained.clone().or(o.pretrained.take());
+        o.freeze_encoder |= self.freeze_encoder;
+        o.head_lr = self.head_lr.or(o.head_lr);
         set_if!(o.dropout, self.dropout);
         set_if!(o.attention_dropout, self.attention_dropout);
         set_if!(o.embedding_dropout, self.embedding_dropout);
         set_if!(o.head_dropout, self.head_dropout);
         set_if!(o.token_dropout, self.token_dropout);
-        set_if!(
-            o.pooling,
-            self.pooling.map(|p| match p {
-                PoolingArg::Mean => PoolingKind::Mean,
-                PoolingArg::Max => PoolingKind::Max,
-                PoolingArg::First => PoolingKind::First,
-                PoolingArg::MeanMax => PoolingKind::MeanMax,
-            })
-        );
+        let pooling = self.pooling.map(|p| match p {
+            PoolingArg::Mean => PoolingKind::Mean,
+            PoolingArg::Max => PoolingKind::Max,
+            PoolingArg::First => PoolingKind::First,
+            PoolingArg::MeanMax => PoolingKind::MeanMax,
+        });
+        o.pooling = pooling.or(o.pooling);
         o.norm_first &= !self.post_ln;
-        set_if!(o.epochs, self.epochs);
+        o.epochs = self.epochs.or(o.epochs);
         set_if!(o.batch_size, self.batch_size);
         o.lr = self.lr.or(o.lr);
         set_if!(o.weight_decay, self.weight_decay);

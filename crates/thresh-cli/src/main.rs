@@ -211,6 +211,30 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             }
             Ok(())
         }
+        Command::EmbedText(args) => {
+            let path = Some(args.file.as_path()).filter(|p| p.as_os_str() != "-");
+            let texts = thresh::data::read_lines(path, Encoding::Utf8)?;
+            let threads = thresh::core::Threads::new(args.threads).map_err(thresh::Error::from)?;
+            let mut encoder = thresh::sentence::SentenceEncoder::load(&args.model)?;
+            let sink: Box<dyn Write> = match &args.out {
+                Some(path) => Box::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut out = std::io::BufWriter::new(sink);
+            for chunk in texts.chunks(1024) {
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                let vectors = threads.install(|| encoder.embed(&refs, args.normalize))?;
+                for v in vectors {
+                    serde_json::to_writer(&mut out, &serde_json::json!({ "embedding": v }))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            out.flush()?;
+            Ok(())
+        }
         Command::Bench(args) => {
             let options = BenchOptions {
                 mode: match args.mode {
@@ -222,6 +246,7 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 threads: args.threads,
                 batch: args.batch,
                 seq: args.seq,
+                pretrained: args.pretrained.clone(),
                 ..BenchOptions::default()
             };
             let report = thresh::bench::run(&options)?;

@@ -5,10 +5,11 @@
 //! identical data: seed 42; `next()` is `x ^= x >> 12; x ^= x << 25; x ^= x >> 27`, returning
 //! `(x · 0x2545F4914F6CDD1D mod 2⁶⁴) >> 33`. Token 0 of each sequence is `next() % 64`, the
 //! others `next() % 20000`, and the label is token 0 modulo 4, a rule the model can learn.
+//! With a pretrained checkpoint the other tokens are `next() % vocab` of its vocabulary.
 
 use crate::error::Error;
 use std::time::Instant;
-use thresh_core::layers::{CrossEntropy, PaddingMask};
+use thresh_core::layers::{CrossEntropy, PaddingMask, PoolingKind};
 use thresh_core::models::{TokenBatch, TransformerClassifier, TransformerConfig};
 use thresh_core::optim::AdamW;
 use thresh_core::{Module, Threads};
@@ -39,6 +40,9 @@ pub struct BenchOptions {
     pub seq: usize,
     /// Seed of the model's initial weights.
     pub seed: u64,
+    /// A Hugging Face BERT checkpoint to run instead of the reference model: its encoder
+    /// with a 4-class head on mean pooling, as `--model bert` fine-tunes it.
+    pub pretrained: Option<std::path::PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -51,6 +55,7 @@ impl Default for BenchOptions {
             batch: None,
             seq: 128,
             seed: 0,
+            pretrained: None,
         }
     }
 }
@@ -158,7 +163,15 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
     if options.steps == 0 {
         return Err(Error::InvalidOption { flag: "--steps", message: "must be at least 1".into() });
     }
-    let mut config = TransformerConfig::reference();
+    let checkpoint = options
+        .pretrained
+        .as_deref()
+        .map(crate::pretrained::BertCheckpoint::load)
+        .transpose()?;
+    let mut config = match &checkpoint {
+        Some(c) => c.config.architecture(4, PoolingKind::Mean, false, usize::MAX),
+        None => TransformerConfig::reference(),
+    };
     if options.seq == 0 || options.seq > config.max_len {
         return Err(Error::InvalidOption {
             flag: "--seq",
@@ -176,6 +189,9 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
         .map(|_| synthetic_batch(&mut rng, batch, options.seq, config.vocab_size, config.classes))
         .collect();
     let mut model = TransformerClassifier::new(config, options.seed)?;
+    if let Some(c) = &checkpoint {
+        c.assign(&mut model)?;
+    }
     let mut loss_fn = CrossEntropy::new();
     let mut optimizer = AdamW::new(0.01);
     let mut times = Vec::with_capacity(batches.len());

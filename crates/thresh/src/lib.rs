@@ -19,6 +19,7 @@ pub mod model;
 pub mod predict;
 pub mod pretrained;
 pub mod run_record;
+pub mod sentence;
 pub mod system;
 pub mod text;
 pub mod train;

@@ -55,7 +55,7 @@ impl Predictor {
         let ids = tok
             .encode_batch(texts, self.model.config.special_tokens)
             .into_iter()
-            .map(|ids| fit_length(ids, max, filler))
+            .map(|ids| fit_length(ids, max, filler, self.model.config.special_tokens))
             .collect();
         EncodedSet { ids, labels, also }
     }

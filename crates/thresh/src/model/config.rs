@@ -19,6 +19,9 @@ pub enum ModelKind {
     /// Embeddings of words and word n-grams averaged, then a linear map (fastText's model),
     /// trained by sparse SGD.
     Bag,
+    /// A pretrained BERT-family encoder (a Hugging Face checkpoint) with a new head,
+    /// fine-tuned; its network is a [`ModelKind::Transformer`] network with BERT's layout.
+    Bert,
 }
 
 impl std::fmt::Display for ModelKind {
@@ -26,6 +29,7 @@ impl std::fmt::Display for ModelKind {
         f.write_str(match self {
             ModelKind::Transformer => "transformer",
             ModelKind::Bag => "bag",
+            ModelKind::Bert => "bert",
         })
     }
 }
@@ -37,7 +41,8 @@ impl std::str::FromStr for ModelKind {
         match s.to_ascii_lowercase().as_str() {
             "transformer" => Ok(ModelKind::Transformer),
             "bag" => Ok(ModelKind::Bag),
-            other => Err(format!("unknown model {other:?} (expected: transformer or bag)")),
+            "bert" => Ok(ModelKind::Bert),
+            other => Err(format!("unknown model {other:?} (expected: transformer, bag or bert)")),
         }
     }
 }
@@ -89,6 +94,21 @@ impl ModelConfig {
             tokenizer_file,
             transformer: Some(architecture),
             bag: None,
+        }
+    }
+
+    /// A configuration for a fine-tuned pretrained encoder: a Transformer architecture whose
+    /// texts are encoded with the checkpoint tokenizer's special tokens.
+    pub fn bert(
+        architecture: TransformerConfig,
+        labels: Vec<String>,
+        max_length: usize,
+        tokenizer_file: String,
+    ) -> Self {
+        ModelConfig {
+            model: ModelKind::Bert,
+            special_tokens: true,
+            ..ModelConfig::transformer(architecture, labels, max_length, tokenizer_file)
         }
     }
 

@@ -18,7 +18,7 @@ impl Network {
     /// A freshly initialised network for `config`; the same seed gives the same weights.
     pub fn new(config: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
         match config.model {
-            ModelKind::Transformer => {
+            ModelKind::Transformer | ModelKind::Bert => {
                 let arch = config.transformer.clone().ok_or_else(|| {
                     CoreError::InvalidConfig("transformer model without its architecture".into())
                 })?;

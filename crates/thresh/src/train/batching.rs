@@ -69,8 +69,14 @@ impl EncodedSet {
 }
 
 /// Cuts `ids` to `max_length` tokens; an empty sequence becomes the single token `filler`
-/// (every sequence needs a position to pool over).
-pub fn fit_length(mut ids: Vec<u32>, max_length: usize, filler: u32) -> Vec<u32> {
+/// (every sequence needs a position to pool over). With `special` (texts framed as
+/// `[CLS] … [SEP]`) the last token stays last, so a cut text still ends with `[SEP]`.
+pub fn fit_length(mut ids: Vec<u32>, max_length: usize, filler: u32, special: bool) -> Vec<u32> {
+    if special && ids.len() > max_length && max_length >= 2 {
+        let last = ids[ids.len() - 1];
+        ids.truncate(max_length - 1);
+        ids.push(last);
+    }
     ids.truncate(max_length);
     if ids.is_empty() {
         ids.push(filler);
@@ -166,8 +172,10 @@ mod tests {
 
     #[test]
     fn lengths_are_fitted_and_quantiles_computed() {
-        assert_eq!(fit_length(vec![1, 2, 3], 2, 9), vec![1, 2]);
-        assert_eq!(fit_length(vec![], 2, 9), vec![9]);
+        assert_eq!(fit_length(vec![1, 2, 3], 2, 9, false), vec![1, 2]);
+        assert_eq!(fit_length(vec![], 2, 9, false), vec![9]);
+        assert_eq!(fit_length(vec![101, 5, 6, 7, 102], 4, 0, true), vec![101, 5, 6, 102]);
+        assert_eq!(fit_length(vec![101, 5, 102], 4, 0, true), vec![101, 5, 102]);
         let lengths: Vec<usize> = (1..=100).collect();
         assert_eq!(length_quantile(&lengths, 0.95), 95);
         assert_eq!(length_quantile(&[], 0.95), 1);

@@ -89,6 +89,13 @@ pub struct TrainOptions {
     pub init: Option<PathBuf>,
     /// Word vectors (`.vec` text format) to start the embedding rows of the words they hold.
     pub pretrained_vectors: Option<PathBuf>,
+    /// The Hugging Face checkpoint directory (`config.json`, `model.safetensors`,
+    /// `tokenizer.json` or `vocab.txt`) a `bert` model starts from.
+    pub pretrained: Option<PathBuf>,
+    /// Train only the head (and pooler) of a `bert` model: a linear probe of the encoder.
+    pub freeze_encoder: bool,
+    /// Learning rate of the head (and pooler) of a `bert` model; default: `lr`.
+    pub head_lr: Option<f32>,
     /// Tokens per text at most; default: the 95th percentile of training lengths, at most 256.
     pub max_length: Option<usize>,
     /// Model family.
@@ -114,12 +121,13 @@ pub struct TrainOptions {
     /// Share of training tokens replaced by `[UNK]` at each step, so the model learns to cope
     /// with words it has not seen.
     pub token_dropout: f32,
-    /// Pooling of the encoder output (`mean`, `max` or `first`).
-    pub pooling: PoolingKind,
+    /// Pooling of the encoder output (`mean`, `max`, `first` or `mean-max`); default max
+    /// (Transformer) or mean (bert; `first` uses the checkpoint's pooler on [CLS]).
+    pub pooling: Option<PoolingKind>,
     /// Pre-LN blocks (true) or post-LN (false).
     pub norm_first: bool,
-    /// Passes over the training data.
-    pub epochs: usize,
+    /// Passes over the training data; default 10, or 3 for bert.
+    pub epochs: Option<usize>,
     /// Examples per step.
     pub batch_size: usize,
     /// Peak learning rate; default 1e-3 (AdamW, Transformer) or 0.1 (SGD, bag, as fastText).
@@ -165,6 +173,9 @@ impl Default for TrainOptions {
             tokenizer: TokenizerConfig::default(),
             pretrained_tokenizer: None,
             pretrained_vectors: None,
+            pretrained: None,
+            freeze_encoder: false,
+            head_lr: None,
             init: None,
             max_length: None,
             model: ModelKind::Transformer,
@@ -178,9 +189,9 @@ impl Default for TrainOptions {
             embedding_dropout: 0.3,
             head_dropout: 0.0,
             token_dropout: 0.0,
-            pooling: PoolingKind::Max,
+            pooling: None,
             norm_first: true,
-            epochs: 10,
+            epochs: None,
             batch_size: 32,
             lr: None,
             weight_decay: 0.01,
@@ -216,7 +227,7 @@ impl TrainOptions {
         }
         self.read_options(true)?;
         let positive = [
-            ("--epochs", self.epochs),
+            ("--epochs", self.epochs()),
             ("--batch-size", self.batch_size),
             ("--d-model", self.d_model),
             ("--dim", self.dim),
@@ -262,6 +273,31 @@ impl TrainOptions {
             if !(0.0..1.0).contains(&p) {
                 return Err(invalid(flag, format!("{p} is outside [0, 1)")));
             }
+        }
+        let bert = self.model == ModelKind::Bert;
+        if bert != self.pretrained.is_some() {
+            return Err(if bert {
+                invalid("--pretrained", "--model bert needs a checkpoint directory")
+            } else {
+                invalid("--pretrained", format!("applies to --model bert, not {}", self.model))
+            });
+        }
+        if !bert && (self.freeze_encoder || self.head_lr.is_some()) {
+            let flag = if self.freeze_encoder { "--freeze-encoder" } else { "--head-lr" };
+            return Err(invalid(flag, "applies to --model bert only"));
+        }
+        if let Some(h) = self.head_lr {
+            if !(h > 0.0 && h.is_finite()) {
+                return Err(invalid("--head-lr", format!("{h} is not a positive number")));
+            }
+        }
+        if bert && (self.pretrained_tokenizer.is_some() || self.pretrained_vectors.is_some()) {
+            let flag = if self.pretrained_vectors.is_some() {
+                "--pretrained-vectors"
+            } else {
+                "--tokenizer"
+            };
+            return Err(invalid(flag, "a bert model uses its checkpoint's tokenizer and table"));
         }
         if self.model == ModelKind::Bag && self.token_dropout > 0.0 {
             return Err(invalid("--token-dropout", "applies to the Transformer model only"));
@@ -344,6 +380,23 @@ impl TrainOptions {
         self.lr.unwrap_or(match self.model {
             ModelKind::Transformer => 1e-3,
             ModelKind::Bag => 0.1,
+            ModelKind::Bert => 1e-4,
+        })
+    }
+
+    /// The number of epochs: the one given, or the model family's default.
+    pub fn epochs(&self) -> usize {
+        self.epochs.unwrap_or(match self.model {
+            ModelKind::Bert => 3,
+            ModelKind::Transformer | ModelKind::Bag => 10,
+        })
+    }
+
+    /// The pooling: the one given, or the model family's default.
+    pub fn pooling(&self) -> PoolingKind {
+        self.pooling.unwrap_or(match self.model {
+            ModelKind::Bert => PoolingKind::Mean,
+            ModelKind::Transformer | ModelKind::Bag => PoolingKind::Max,
         })
     }
 
@@ -387,19 +440,26 @@ mod tests {
         ova.validate().unwrap();
         let weighted = TrainOptions { class_weights: ClassWeights::Balanced, ..ova };
         assert!(weighted.validate().unwrap_err().to_string().contains("--class-weights"));
+        let bert = TrainOptions { model: ModelKind::Bert, ..valid() };
+        assert!(bert.validate().unwrap_err().to_string().contains("--pretrained"));
+        let bert = TrainOptions { pretrained: Some("minilm".into()), ..bert };
+        bert.validate().unwrap();
+        assert_eq!((bert.epochs(), bert.pooling()), (3, PoolingKind::Mean));
+        let frozen = TrainOptions { freeze_encoder: true, ..valid() };
+        assert!(frozen.validate().unwrap_err().to_string().contains("--freeze-encoder"));
         let err = TrainOptions { train: PathBuf::new(), ..valid() }.validate().unwrap_err();
         assert!(err.to_string().contains("--train"), "{err}");
     }
 
     #[test]
     fn toml_round_trip_and_unknown_keys() {
-        let opts = TrainOptions { epochs: 3, lr: Some(5e-4), ..valid() };
+        let opts = TrainOptions { epochs: Some(3), lr: Some(5e-4), ..valid() };
         let text = toml::to_string(&opts).unwrap();
         let back: TrainOptions = toml::from_str(&text).unwrap();
         assert_eq!(back, opts);
         let partial: TrainOptions =
             toml::from_str("epochs = 7\n[tokenizer]\nlowercase = false\n").unwrap();
-        assert_eq!(partial.epochs, 7);
+        assert_eq!(partial.epochs(), 7);
         assert!(!partial.tokenizer.lowercase);
         assert_eq!(partial.batch_size, TrainOptions::default().batch_size);
         let err = toml::from_str::<TrainOptions>("epoch = 7\n").unwrap_err().to_string();

@@ -16,12 +16,13 @@ use crate::infer::{
     probabilities_in_place,
 };
 use crate::model::{self, Model, ModelConfig, ModelKind, Network};
+use crate::pretrained::BertCheckpoint;
 use crate::run_record::{sha256_file, DataFile, RunRecord, RUN_FILE};
 use crate::text::TextTokenizer;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use thresh_core::layers::CrossEntropy;
+use thresh_core::layers::{CrossEntropy, PoolingKind};
 use thresh_core::models::{BagConfig, SgdExample, TokenBatch, TransformerConfig};
 use thresh_core::optim::{clip_grad_norm, AdamW};
 use thresh_core::{Module, Tensor, Threads};
@@ -148,7 +149,7 @@ fn encode(
     let ids = tokenizer
         .encode_batch(texts, special)
         .into_iter()
-        .map(|ids| fit_length(ids, max_length, filler))
+        .map(|ids| fit_length(ids, max_length, filler, special))
         .collect();
     EncodedSet { ids, labels, also }
 }
@@ -274,6 +275,9 @@ fn prepare(
         (None, _) if options.init.is_some() => {
             TextTokenizer::load(options.init.as_deref().unwrap_or(Path::new("")))?
         }
+        (None, _) if options.model == ModelKind::Bert => {
+            TextTokenizer::from_pretrained(options.pretrained.as_deref().unwrap_or(Path::new("")))?
+        }
         (None, Some(path)) => TextTokenizer::from_pretrained(path)?,
         (None, None) => TextTokenizer::train(&options.tokenizer_config(), &train_texts)?,
     };
@@ -282,7 +286,11 @@ fn prepare(
         seconds = started.elapsed().as_secs_f64(),
         "tokenizer ready"
     );
-    let special = false;
+    // A pretrained encoder reads texts as it was trained to: [CLS] text [SEP].
+    let special = match &init {
+        Some(config) => config.special_tokens,
+        None => options.model == ModelKind::Bert,
+    };
     let train_ids = tokenizer.encode_batch(&train_texts, special);
     let max_length = match (options.max_length, &init) {
         (_, Some(config)) => config.max_length,
@@ -293,12 +301,20 @@ fn prepare(
                 // A bag has no positions to pay for: it keeps whole texts, as fastText does.
                 ModelKind::Bag => lengths.iter().copied().max().unwrap_or(1).max(1),
                 ModelKind::Transformer => length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH),
+                ModelKind::Bert => {
+                    let dir = options.pretrained.as_deref().unwrap_or(Path::new(""));
+                    let positions = crate::pretrained::read_config(dir)?.max_position_embeddings;
+                    length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH).min(positions)
+                }
             }
         }
     };
     let filler = tokenizer.unk_id().unwrap_or(tokenizer.pad_id());
     let train = EncodedSet {
-        ids: train_ids.into_iter().map(|ids| fit_length(ids, max_length, filler)).collect(),
+        ids: train_ids
+            .into_iter()
+            .map(|ids| fit_length(ids, max_length, filler, special))
+            .collect(),
         labels: train_idx.iter().map(|&i| all_ids[i]).collect(),
         also: train_idx.iter().map(|&i| all_also[i].clone()).collect(),
     };
@@ -332,7 +348,7 @@ fn architecture(
         attention_dropout: options.attention_dropout,
         embedding_dropout: options.embedding_dropout,
         head_dropout: options.head_dropout,
-        pooling: options.pooling,
+        pooling: options.pooling(),
         norm_first: options.norm_first,
         final_norm: options.norm_first,
         embedding_norm: !options.norm_first,
@@ -469,9 +485,24 @@ fn run_in_pool(
             data.tokenizer.save(&out)?.into_iter().next().unwrap_or_default()
         }
     };
+    let checkpoint = match (options.model, &options.pretrained, &options.init) {
+        (ModelKind::Bert, Some(dir), None) => Some(BertCheckpoint::load(dir)?),
+        _ => None,
+    };
     let config = match options.model {
         ModelKind::Transformer => {
             ModelConfig::transformer(arch, data.labels.clone(), data.max_length, tokenizer_file)
+        }
+        ModelKind::Bert => {
+            let dir = options.pretrained.as_deref().unwrap_or(Path::new(""));
+            let bert = crate::pretrained::read_config(dir)?;
+            let pooling = options.pooling();
+            // BERT's own classifiers put the pooler on [CLS]; mean pooling goes straight to
+            // the head, as sentence embeddings do.
+            let pooler = pooling == PoolingKind::First
+                && checkpoint.as_ref().is_none_or(BertCheckpoint::has_pooler);
+            let arch = bert.architecture(classes, pooling, pooler, data.max_length);
+            ModelConfig::bert(arch, data.labels.clone(), data.max_length, tokenizer_file)
         }
         ModelKind::Bag => {
             let bag = BagConfig {
@@ -494,7 +525,24 @@ fn run_in_pool(
             (config, network)
         }
     };
+    if let (Some(ckpt), Network::Transformer(m)) = (&checkpoint, &mut network) {
+        ckpt.assign(m)?;
+        tracing::info!(checkpoint = %ckpt.dir.display(), "encoder started from the checkpoint");
+    }
     set_decay(&mut network);
+    if let Network::Transformer(m) = &mut network {
+        if options.freeze_encoder {
+            m.set_encoder_frozen(true);
+        }
+    }
+    if let Some(head_lr) = options.head_lr {
+        let scale = head_lr / options.learning_rate();
+        network.visit_mut(&mut |p| {
+            if p.name.starts_with("head.") || p.name.starts_with("pooler.") {
+                p.lr_scale = scale;
+            }
+        });
+    }
     if let (Some(path), None) = (&options.pretrained_vectors, resume_dir) {
         let vectors = crate::vectors::read_vec(path)?;
         let mut result = Ok(0);
@@ -545,7 +593,7 @@ fn run_in_pool(
         .with_label_smoothing(options.label_smoothing);
     let mut optimizer = AdamW::new(options.weight_decay);
     let steps_per_epoch = data.train.len().div_ceil(options.batch_size);
-    let schedule = options.lr_schedule((steps_per_epoch * options.epochs) as u64);
+    let schedule = options.lr_schedule((steps_per_epoch * options.epochs()) as u64);
     let lengths = data.train.lengths();
     let has_valid = !data.valid.is_empty();
 
@@ -591,26 +639,23 @@ fn run_in_pool(
     }
 
     let mut labels_buf = Vec::with_capacity(options.batch_size);
-    while state.epochs_done < options.epochs && !state.stopped {
+    let epochs = options.epochs();
+    while state.epochs_done < epochs && !state.stopped {
         let epoch = state.epochs_done + 1;
         let started = Instant::now();
         let batches = match options.model {
-            ModelKind::Transformer => {
+            ModelKind::Transformer | ModelKind::Bert => {
                 epoch_batches(&lengths, options.batch_size, options.seed, epoch)
             }
             ModelKind::Bag => sgd_rounds(data.train.len(), options.seed, epoch),
         };
-        observer.on_event(&TrainEvent::EpochStart {
-            epoch,
-            epochs: options.epochs,
-            steps: batches.len(),
-        });
+        observer.on_event(&TrainEvent::EpochStart { epoch, epochs, steps: batches.len() });
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut lr = 0.0f32;
         if let Network::Bag(bag) = &mut network {
             // fastText's schedule: the rate falls linearly to zero over all examples of all
             // epochs, updated once per round.
-            let total = (data.train.len() * options.epochs).max(1) as f64;
+            let total = (data.train.len() * epochs).max(1) as f64;
             for (step, round) in batches.iter().enumerate() {
                 let done = ((epoch - 1) * data.train.len() + step * BAG_ROUND) as f64;
                 lr = options.learning_rate() * (1.0 - done / total).max(0.0) as f32;
