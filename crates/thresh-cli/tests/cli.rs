@@ -690,3 +690,140 @@ fn one_vs_all_learns_several_labels_per_text() {
     let o = run(&args);
     assert_usage_error(&o, &["--init", "--loss ova"]);
 }
+
+/// The Hugging Face name of a thresh parameter of a BERT-layout encoder, for writing a
+/// checkpoint from a model made here (`qkv` tensors are split by the caller).
+fn hugging_face_name(name: &str) -> String {
+    let name = name
+        .replace("embeddings.tokens", "embeddings.word_embeddings")
+        .replace("embeddings.positions", "embeddings.position_embeddings")
+        .replace("embeddings.norm", "embeddings.LayerNorm");
+    let Some(rest) = name.strip_prefix("layers.") else { return name };
+    let (layer, part) = rest.split_once('.').unwrap();
+    let part = part
+        .replace("attention.out", "attention.output.dense")
+        .replace("norm1", "attention.output.LayerNorm")
+        .replace("ffn.up", "intermediate.dense")
+        .replace("ffn.down", "output.dense")
+        .replace("norm2", "output.LayerNorm");
+    format!("encoder.layer.{layer}.{part}")
+}
+
+/// A one-block BERT checkpoint of width 8 with random weights and a vocabulary holding the
+/// words of [`write_corpus`], in Hugging Face's file layout.
+fn write_tiny_bert(dir: &Path) {
+    use thresh_core::models::{TransformerClassifier, TransformerConfig};
+    use thresh_core::Module;
+    std::fs::create_dir_all(dir).unwrap();
+    let words = "the a today really we saw some very new old match goal team pasta bread soup \
+                 laptop code chip";
+    let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+    vocab.extend(words.split_whitespace());
+    std::fs::write(dir.join("vocab.txt"), vocab.join("\n") + "\n").unwrap();
+    let config = serde_json::json!({
+        "model_type": "bert", "vocab_size": vocab.len(), "hidden_size": 8,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16,
+        "hidden_act": "gelu", "max_position_embeddings": 32, "type_vocab_size": 2,
+        "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let arch = TransformerConfig {
+        vocab_size: vocab.len(),
+        max_len: 32,
+        d_model: 8,
+        layers: 1,
+        heads: 2,
+        d_ff: 16,
+        norm_first: false,
+        embedding_norm: true,
+        embedding_init_std: 0.5,
+        ..TransformerConfig::reference()
+    };
+    let model = TransformerClassifier::new(arch, 11).unwrap();
+    let mut tensors: Vec<(String, thresh_core::Tensor)> = Vec::new();
+    model.visit(&mut |p| {
+        if p.name.starts_with("head.") {
+            return;
+        }
+        if let Some((stem, kind)) = p.name.split_once(".attention.qkv.") {
+            let layer = stem.trim_start_matches("layers.");
+            let rows = p.value.shape()[0] / 3;
+            let width = p.value.len() / p.value.shape()[0];
+            for (i, part) in ["query", "key", "value"].iter().enumerate() {
+                let data = p.value.data()[i * rows * width..(i + 1) * rows * width].to_vec();
+                let mut shape = p.value.shape().to_vec();
+                shape[0] = rows;
+                let name = format!("encoder.layer.{layer}.attention.self.{part}.{kind}");
+                tensors.push((name, thresh_core::Tensor::from_vec(data, &shape).unwrap()));
+            }
+        } else {
+            tensors.push((hugging_face_name(&p.name), p.value.clone()));
+        }
+    });
+    let types = thresh_core::Tensor::zeros(&[2, 8]);
+    tensors.push(("embeddings.token_type_embeddings.weight".into(), types));
+    let refs: Vec<(String, &thresh_core::Tensor)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t)).collect();
+    thresh_core::io::save_tensors(&dir.join("model.safetensors"), &refs, None).unwrap();
+}
+
+#[test]
+fn bert_fine_tunes_a_checkpoint_and_a_frozen_encoder_stays_as_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("tiny-bert");
+    write_tiny_bert(&ckpt);
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 300, 9);
+    let (train_s, ckpt_s) = (train.to_str().unwrap(), ckpt.to_str().unwrap());
+    let bert = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["train", "--train", train_s, "--test", train_s, "--model", "bert"];
+        args.extend(["--pretrained", ckpt_s, "--out", out.to_str().unwrap(), "--threads", "2"]);
+        args.extend(extra);
+        run(&args)
+    };
+    let tuned = dir.path().join("tuned");
+    let o =
+        bert(&tuned, &["--epochs", "8", "--lr", "1e-2", "--head-lr", "2e-2", "--patience", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Epoch 8/8"), "{}", stdout(&o));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tuned.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"], "bert");
+    assert_eq!(config["special_tokens"], true);
+    assert_eq!(config["transformer"]["norm_first"], false);
+    assert!(tuned.join("tokenizer.json").exists());
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tuned.join("metrics.json")).unwrap()).unwrap();
+    println!("tiny checkpoint fine-tuned: accuracy {}", metrics["accuracy"]);
+    assert!(metrics["accuracy"].as_f64().unwrap() > 0.6, "{metrics}");
+    let preds = predict_stdin(&tuned, &[], b"we saw the goal\nsome soup today\n");
+    assert_eq!(preds.len(), 2);
+
+    // With the encoder frozen, everything but the head is still the checkpoint's.
+    let frozen = dir.path().join("frozen");
+    let o = bert(&frozen, &["--epochs", "1", "--freeze-encoder"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let saved = thresh_core::io::load_tensors(&frozen.join("model.safetensors")).unwrap();
+    let source = thresh_core::io::load_tensors(&ckpt.join("model.safetensors")).unwrap();
+    for (name, t) in &saved {
+        if name.starts_with("head.") || name.contains("qkv") || name.contains("positions") {
+            continue;
+        }
+        assert_eq!(t.data(), source[&hugging_face_name(name)].data(), "{name} changed");
+    }
+
+    let o = run(&["embed-text", ckpt_s, train_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(first["embedding"].as_array().unwrap().len(), 8);
+
+    // Usage errors name the flag or the configuration field.
+    let o = run(&["train", "--train", train_s, "--out", "x", "--model", "bert"]);
+    assert_usage_error(&o, &["--pretrained"]);
+    let config = std::fs::read_to_string(ckpt.join("config.json")).unwrap();
+    std::fs::write(ckpt.join("config.json"), config.replace("\"gelu\"", "\"relu\"")).unwrap();
+    let o = bert(&dir.path().join("bad"), &["--epochs", "1"]);
+    assert_usage_error(&o, &["config.json", "hidden_act", "relu"]);
+}

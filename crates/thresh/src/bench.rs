@@ -163,11 +163,8 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
     if options.steps == 0 {
         return Err(Error::InvalidOption { flag: "--steps", message: "must be at least 1".into() });
     }
-    let checkpoint = options
-        .pretrained
-        .as_deref()
-        .map(crate::pretrained::BertCheckpoint::load)
-        .transpose()?;
+    let checkpoint =
+        options.pretrained.as_deref().map(crate::pretrained::BertCheckpoint::load).transpose()?;
     let mut config = match &checkpoint {
         Some(c) => c.config.architecture(4, PoolingKind::Mean, false, usize::MAX),
         None => TransformerConfig::reference(),
