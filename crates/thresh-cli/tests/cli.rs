@@ -793,6 +793,7 @@ fn bert_fine_tunes_a_checkpoint_and_a_frozen_encoder_stays_as_loaded() {
     assert_eq!(config["special_tokens"], true);
     assert_eq!(config["transformer"]["norm_first"], false);
     assert!(tuned.join("tokenizer.json").exists());
+    assert!(tuned.join("pretrained_config.json").exists());
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tuned.join("metrics.json")).unwrap()).unwrap();
     println!("tiny checkpoint fine-tuned: accuracy {}", metrics["accuracy"]);

@@ -3,7 +3,8 @@
 //! A model directory holds `model.safetensors` (the weights), `config.json` ([`ModelConfig`]:
 //! architecture, labels, sequence length, tokenizer file), the tokenizer (`tokenizer.json` in
 //! Hugging Face's format, or `word_tokenizer.json` for the word tokenizer), and the records of
-//! the run that made it: `history.json`, `metrics.json`, `run.json`. Every file is written
+//! the run that made it: `history.json`, `metrics.json`, `run.json` (and, for a fine-tuned
+//! checkpoint, its configuration as `pretrained_config.json`). Every file is written
 //! atomically, so a directory is never left half-written.
 
 mod config;

@@ -29,6 +29,9 @@ use thresh_core::{Module, Tensor, Threads};
 
 /// File name of the per-epoch metrics in a model directory.
 pub const HISTORY_FILE: &str = "history.json";
+/// File name of the pretrained checkpoint's `config.json`, copied into a `bert` model
+/// directory.
+pub const PRETRAINED_CONFIG_FILE: &str = "pretrained_config.json";
 /// File name of the test report in a model directory.
 pub const METRICS_FILE: &str = "metrics.json";
 
@@ -573,6 +576,13 @@ fn run_in_pool(
 
     if resume_dir.is_none() {
         write_json(&out.join(model::CONFIG_FILE), &config)?;
+        if let Some(ckpt) = &checkpoint {
+            // The checkpoint's own configuration, kept beside the model for reference.
+            let from = ckpt.dir.join(crate::pretrained::HF_CONFIG_FILE);
+            let to = out.join(PRETRAINED_CONFIG_FILE);
+            let bytes = std::fs::read(&from).map_err(io(&from))?;
+            write_atomic(&to, &bytes).map_err(io(&to))?;
+        }
         let record = RunRecord {
             command: command.to_vec(),
             seed: options.seed,
