@@ -35,6 +35,11 @@ impl GlobalAvgPool {
         &self.out
     }
 
+    /// The output of the last forward pass.
+    pub fn output(&self) -> &Tensor {
+        &self.out
+    }
+
     /// The gradient with respect to the last input: each plane gets its output gradient
     /// spread evenly.
     pub fn backward(&mut self, dy: &Tensor) -> &Tensor {
@@ -70,6 +75,11 @@ impl Flatten {
         self.input_shape = s.to_vec();
         self.out.resize(&[s[0], s[1..].iter().product()]);
         self.out.data_mut().copy_from_slice(x.data());
+        &self.out
+    }
+
+    /// The output of the last forward pass.
+    pub fn output(&self) -> &Tensor {
         &self.out
     }
 
