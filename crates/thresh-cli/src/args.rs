@@ -74,6 +74,8 @@ pub enum ModelArg {
     Bag,
     /// A pretrained BERT-family encoder (--pretrained DIR), fine-tuned with a new head.
     Bert,
+    /// A convolutional network for images (--train DIR: IDX files or class folders).
+    Cnn,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -195,6 +197,15 @@ pub struct TrainArgs {
     /// Learning rate of a bert model's head [default: --lr].
     #[arg(long)]
     pub head_lr: Option<f32>,
+    /// Side images of a class-folder tree are resized to (cnn) [default: 32].
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Random crops of training images padded by this many pixels (cnn) [default: 0, off].
+    #[arg(long)]
+    pub crop_padding: Option<usize>,
+    /// Random horizontal flips of training images (cnn).
+    #[arg(long)]
+    pub flip: bool,
     /// Width of the bag model's vectors [default: 100].
     #[arg(long)]
     pub dim: Option<usize>,
@@ -443,6 +454,9 @@ pub struct BenchArgs {
     /// instead of the reference model.
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
+    /// Run the default image network (--model cnn) on 28×28 grey images instead.
+    #[arg(long, conflicts_with = "pretrained")]
+    pub cnn: bool,
 }
 
 impl ReadArgs {
@@ -510,6 +524,7 @@ impl TrainArgs {
                 ModelArg::Transformer => ModelKind::Transformer,
                 ModelArg::Bag => ModelKind::Bag,
                 ModelArg::Bert => ModelKind::Bert,
+                ModelArg::Cnn => ModelKind::Cnn,
             })
         );
         if let Some(t) = &self.tokenizer {
@@ -553,6 +568,9 @@ impl TrainArgs {
         o.pretrained = self.pretrained.clone().or(o.pretrained.take());
         o.freeze_encoder |= self.freeze_encoder;
         o.head_lr = self.head_lr.or(o.head_lr);
+        o.image_size = self.image_size.or(o.image_size);
+        set_if!(o.crop_padding, self.crop_padding);
+        o.flip |= self.flip;
         set_if!(o.dropout, self.dropout);
         set_if!(o.attention_dropout, self.attention_dropout);
         set_if!(o.embedding_dropout, self.embedding_dropout);

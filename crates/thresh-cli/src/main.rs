@@ -99,6 +99,25 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => {
+            if thresh::model::load_config(&args.model)?.model == thresh::model::ModelKind::Cnn {
+                let mut model = thresh::model::load_image_model(&args.model)?;
+                let size = model.network.config().height;
+                let split = thresh::images::ImageSplit::Test;
+                let skip = args.read.skip_bad_rows;
+                let set = thresh::images::read_image_dir(&args.file, split, Some(size), skip)
+                    .map_err(thresh::Error::from)?;
+                let threads =
+                    thresh::core::Threads::new(args.threads).map_err(thresh::Error::from)?;
+                let report =
+                    threads.install(|| thresh::train::evaluate_images(&mut model, &set))?;
+                let mut out = std::io::stdout().lock();
+                if args.json {
+                    out.write_all(report.to_json_string().as_bytes())?;
+                } else {
+                    write!(out, "{}", report.render())?;
+                }
+                return Ok(());
+            }
             let read = args.read.to_options(true)?;
             let mut predictor = Predictor::load(&args.model, args.threads)?;
             let threshold = checked_threshold(args.threshold)?;
@@ -115,6 +134,28 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             let encoding: Encoding = args.encoding.parse().map_err(|e| {
                 thresh::Error::InvalidOption { flag: "--encoding", message: format!("{e}") }
             })?;
+            if thresh::model::load_config(&args.model)?.model == thresh::model::ModelKind::Cnn {
+                let mut model = thresh::model::load_image_model(&args.model)?;
+                let path = args.file.as_deref().filter(|p| p.as_os_str() != "-");
+                let lines = thresh::data::read_lines(path, encoding)?;
+                let paths: Vec<std::path::PathBuf> = lines.iter().map(Into::into).collect();
+                let threads =
+                    thresh::core::Threads::new(args.threads).map_err(thresh::Error::from)?;
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                for chunk in paths.chunks(1024) {
+                    let preds = threads.install(|| {
+                        thresh::train::predict_image_files(&mut model, chunk, args.top_k)
+                    })?;
+                    for (p, file) in preds.iter().zip(chunk) {
+                        let mut v = serde_json::to_value(p)?;
+                        v["file"] = serde_json::json!(file.display().to_string());
+                        serde_json::to_writer(&mut out, &v)?;
+                        out.write_all(b"\n")?;
+                    }
+                }
+                out.flush()?;
+                return Ok(());
+            }
             let mut predictor = Predictor::load(&args.model, args.threads)?;
             let threshold = checked_threshold(args.threshold)?.or(predictor.default_threshold());
             let path = args.file.as_deref().filter(|p| p.as_os_str() != "-");
@@ -247,6 +288,7 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 batch: args.batch,
                 seq: args.seq,
                 pretrained: args.pretrained.clone(),
+                cnn: args.cnn,
                 ..BenchOptions::default()
             };
             let report = thresh::bench::run(&options)?;

@@ -83,18 +83,16 @@ impl Observer for KerasProgress {
         let mut out = std::io::stdout().lock();
         match event {
             TrainEvent::Ready(s) => {
+                let length = if s.max_length > 0 {
+                    format!(" · max length {}", s.max_length)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     out,
-                    "train {} · valid {} · test {} · {} classes · {} · max length {} · {} \
-                     parameters · {} threads",
-                    s.train,
-                    s.valid,
-                    s.test,
-                    s.classes,
-                    s.tokenizer,
-                    s.max_length,
-                    s.params,
-                    s.threads
+                    "train {} · valid {} · test {} · {} classes · {}{length} · {} parameters · \
+                     {} threads",
+                    s.train, s.valid, s.test, s.classes, s.tokenizer, s.params, s.threads
                 );
             }
             TrainEvent::Skipped { file, count, first_lines } => {

@@ -828,3 +828,142 @@ fn bert_fine_tunes_a_checkpoint_and_a_frozen_encoder_stays_as_loaded() {
     let o = bert(&dir.path().join("bad"), &["--epochs", "1"]);
     assert_usage_error(&o, &["config.json", "hidden_act", "relu"]);
 }
+
+/// Writes `count` 8 × 8 grey images whose class (0-3) is the bright quadrant, with noise,
+/// as IDX files `{prefix}-images-idx3-ubyte` and `{prefix}-labels-idx1-ubyte` in `dir`.
+fn write_quadrant_idx(dir: &Path, prefix: &str, count: usize, seed: u64) {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+    let mut next = |n: usize| below(&mut x, n);
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..count {
+        let class = i % 4;
+        labels.push(class as u8);
+        for y in 0..8 {
+            for xx in 0..8 {
+                let quadrant = (y / 4) * 2 + xx / 4;
+                let base = if quadrant == class { 180 } else { 40 };
+                images.push((base + next(60)) as u8);
+            }
+        }
+    }
+    let header = |dims: &[u32]| {
+        let mut h = vec![0u8, 0, 8, dims.len() as u8];
+        for d in dims {
+            h.extend_from_slice(&d.to_be_bytes());
+        }
+        h
+    };
+    let mut bytes = header(&[count as u32, 8, 8]);
+    bytes.extend_from_slice(&images);
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), bytes).unwrap();
+    let mut bytes = header(&[count as u32]);
+    bytes.extend_from_slice(&labels);
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), bytes).unwrap();
+}
+
+#[test]
+fn cnn_trains_on_idx_files_and_predicts_image_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("quadrants");
+    std::fs::create_dir(&data).unwrap();
+    write_quadrant_idx(&data, "train", 400, 1);
+    write_quadrant_idx(&data, "t10k", 80, 2);
+    let model = dir.path().join("cnn");
+    let train = |out: &Path, threads: &str| {
+        run(&[
+            "train",
+            "--model",
+            "cnn",
+            "--train",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--epochs",
+            "3",
+            "--lr",
+            "3e-3",
+            "--threads",
+            threads,
+            "--crop-padding",
+            "1",
+        ])
+    };
+    let o = train(&model, "2");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("Epoch 3/3") && out.contains("val_accuracy"), "{out}");
+    assert!(out.contains("images 1×8×8") && out.contains("test 80"), "{out}");
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["accuracy"].as_f64().unwrap() > 0.9, "{metrics}");
+    // Same seed and threads: the same weights.
+    let again = dir.path().join("again");
+    assert!(train(&again, "2").status.success());
+    assert_same_files(&model, &again, &["model.safetensors", "history.json"], "identical runs");
+
+    let o = run(&["eval", model.to_str().unwrap(), data.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["accuracy"], metrics["accuracy"]);
+    assert_eq!(report["examples"], 80);
+
+    // Image files: a bright top-right quadrant is class 1; a file that is not an image is an
+    // error naming it.
+    let png = dir.path().join("one.png");
+    let img = image::GrayImage::from_fn(8, 8, |x, y| {
+        image::Luma([if y < 4 && x >= 4 { 210 } else { 50 }])
+    });
+    img.save(&png).unwrap();
+    let list = format!("{}\n", png.display());
+    let preds = predict_stdin(&model, &["--top-k", "2"], list.as_bytes());
+    assert_eq!(preds[0]["label"], "1", "{preds:?}");
+    assert_eq!(preds[0]["top"].as_array().unwrap().len(), 2);
+    let bad = dir.path().join("bad.png");
+    std::fs::write(&bad, b"not a png").unwrap();
+    let mut child = thresh()
+        .args(["predict", model.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("{}\n", bad.display()).as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_usage_error(&o, &["bad.png"]);
+}
+
+#[test]
+fn cnn_trains_on_a_folder_tree_and_skips_bad_images_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("pets");
+    for (class, bright_left) in [("cats", true), ("dogs", false)] {
+        std::fs::create_dir_all(tree.join(class)).unwrap();
+        for i in 0..40u32 {
+            let img = image::RgbImage::from_fn(12, 10, |x, _| {
+                let on = (x < 6) == bright_left;
+                let v = if on { 200 } else { 30 } + (i * 7 % 40) as u8;
+                image::Rgb([v, v / 2, 255 - v])
+            });
+            img.save(tree.join(class).join(format!("{i}.png"))).unwrap();
+        }
+    }
+    std::fs::write(tree.join("dogs").join("broken.jpg"), b"no jpeg here").unwrap();
+    let out = dir.path().join("m");
+    let args = |extra: &[&str]| {
+        let mut a = vec!["train", "--model", "cnn", "--train", tree.to_str().unwrap()];
+        a.extend(["--out", out.to_str().unwrap(), "--image-size", "8", "--epochs", "3"]);
+        a.extend(["--lr", "3e-3", "--threads", "2", "--flip"]);
+        a.extend(extra);
+        run(&a)
+    };
+    assert_usage_error(&args(&[]), &["broken.jpg"]);
+    let o = args(&["--skip-bad-rows"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("images 3×8×8"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("left out") || stdout(&o).contains("skipped"), "{}", stderr(&o));
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model"], "cnn");
+    assert_eq!(config["labels"], serde_json::json!(["cats", "dogs"]));
+}

@@ -10,8 +10,11 @@
 use crate::error::Error;
 use std::time::Instant;
 use thresh_core::layers::{CrossEntropy, PaddingMask, PoolingKind};
-use thresh_core::models::{TokenBatch, TransformerClassifier, TransformerConfig};
+use thresh_core::models::{
+    CnnClassifier, CnnConfig, TokenBatch, TransformerClassifier, TransformerConfig,
+};
 use thresh_core::optim::AdamW;
+use thresh_core::Tensor;
 use thresh_core::{Module, Threads};
 
 /// What to measure.
@@ -43,6 +46,9 @@ pub struct BenchOptions {
     /// A Hugging Face BERT checkpoint to run instead of the reference model: its encoder
     /// with a 4-class head on mean pooling, as `--model bert` fine-tunes it.
     pub pretrained: Option<std::path::PathBuf>,
+    /// Run the default image network ([`CnnConfig::small`]) on 28 × 28 grey images with 10
+    /// classes instead of a text model.
+    pub cnn: bool,
 }
 
 impl Default for BenchOptions {
@@ -56,6 +62,7 @@ impl Default for BenchOptions {
             seq: 128,
             seed: 0,
             pretrained: None,
+            cnn: false,
         }
     }
 }
@@ -158,10 +165,70 @@ pub fn synthetic_batch(
     (tokens, labels)
 }
 
+/// Synthetic image batches from the generator: every pixel `next() % 256` scaled to
+/// `[0, 1]`, the label the first pixel modulo 10.
+pub fn synthetic_images(rng: &mut XorShift, batch: usize) -> (Tensor, Vec<usize>) {
+    let mut data = Vec::with_capacity(batch * 28 * 28);
+    let mut labels = Vec::with_capacity(batch);
+    for _ in 0..batch {
+        let first = rng.next_value() % 256;
+        labels.push(first as usize % 10);
+        data.push(first as f32 / 255.0);
+        for _ in 1..28 * 28 {
+            data.push((rng.next_value() % 256) as f32 / 255.0);
+        }
+    }
+    (Tensor::from_vec(data, &[batch, 1, 28, 28]).expect("sizes agree"), labels)
+}
+
+fn run_cnn(options: &BenchOptions, batch: usize) -> Result<BenchReport, Error> {
+    let threads = Threads::new(options.threads)?;
+    let mut rng = XorShift::new(42);
+    let batches: Vec<_> =
+        (0..options.warmup + options.steps).map(|_| synthetic_images(&mut rng, batch)).collect();
+    let mut model = CnnClassifier::new(CnnConfig::small(1, 28, 28, 10), options.seed)?;
+    let mut loss_fn = CrossEntropy::new();
+    let mut optimizer = AdamW::new(0.01);
+    let (mut times, mut losses) = (Vec::new(), Vec::new());
+    threads.install(|| -> Result<(), Error> {
+        for (x, labels) in &batches {
+            let start = Instant::now();
+            match options.mode {
+                BenchMode::Train => {
+                    model.zero_grad();
+                    let logits = model.forward(x, true)?;
+                    let loss = loss_fn.forward(logits, labels)?;
+                    model.backward(loss_fn.grad());
+                    optimizer.step(&mut model, 1e-3);
+                    losses.push(loss);
+                }
+                BenchMode::Infer => {
+                    model.forward(x, false)?;
+                }
+            }
+            times.push(start.elapsed().as_secs_f64());
+        }
+        Ok(())
+    })?;
+    Ok(BenchReport {
+        mode: options.mode,
+        batch,
+        step_seconds: times[options.warmup..].to_vec(),
+        losses,
+    })
+}
+
 /// Runs the benchmark.
 pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
     if options.steps == 0 {
         return Err(Error::InvalidOption { flag: "--steps", message: "must be at least 1".into() });
+    }
+    if options.cnn {
+        let batch = options.batch.unwrap_or(match options.mode {
+            BenchMode::Train => 32,
+            BenchMode::Infer => 256,
+        });
+        return run_cnn(options, batch);
     }
     let checkpoint =
         options.pretrained.as_deref().map(crate::pretrained::BertCheckpoint::load).transpose()?;

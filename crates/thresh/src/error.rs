@@ -19,6 +19,9 @@ pub enum Error {
     /// An error building, loading or running a tokenizer.
     #[error(transparent)]
     Text(#[from] crate::text::TextError),
+    /// Images could not be read.
+    #[error(transparent)]
+    Images(#[from] crate::images::ImageError),
     /// A pretrained checkpoint could not be read.
     #[error(transparent)]
     Pretrained(#[from] crate::pretrained::PretrainedError),
@@ -71,6 +74,7 @@ impl Error {
             | Error::InvalidOption { .. }
             | Error::Resume { .. }
             | Error::Pretrained(_)
+            | Error::Images(_)
             | Error::Text(_) => true,
             Error::Model(e) => !matches!(e, crate::model::ModelError::Io { .. }),
             Error::Core(CoreError::TokenOutOfRange { .. } | CoreError::InvalidConfig(_)) => true,

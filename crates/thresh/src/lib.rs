@@ -14,6 +14,7 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod fsutil;
+pub mod images;
 pub mod infer;
 pub mod model;
 pub mod predict;

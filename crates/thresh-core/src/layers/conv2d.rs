@@ -41,10 +41,30 @@ impl Geometry {
     /// The input pixel under kernel offset `(ki, kj)` at output position `(oy, ox)`, or
     /// `None` in the padding.
     #[inline]
+    #[cfg(test)]
     fn source(&self, oy: usize, ox: usize, ki: usize, kj: usize) -> Option<(usize, usize)> {
         let y = (oy * self.stride + ki).checked_sub(self.pad)?;
         let x = (ox * self.stride + kj).checked_sub(self.pad)?;
         (y < self.h && x < self.w).then_some((y, x))
+    }
+
+    /// The input row under kernel row `ki` at output row `oy`, or `None` in the padding.
+    #[inline]
+    fn source_row(&self, oy: usize, ki: usize) -> Option<usize> {
+        let y = (oy * self.stride + ki).checked_sub(self.pad)?;
+        (y < self.h).then_some(y)
+    }
+
+    /// For kernel column `kj`: the output columns `lo..hi` that fall inside the input, and the
+    /// input column of `lo` (later ones follow every `stride` columns).
+    #[inline]
+    fn column_span(&self, kj: usize) -> (usize, usize, usize) {
+        let s = self.stride;
+        // x = ox·s + kj − pad must be in 0..w.
+        let lo = self.pad.saturating_sub(kj).div_ceil(s);
+        let hi = (self.w + self.pad).saturating_sub(kj).div_ceil(s).min(self.ow);
+        let lo = lo.min(hi);
+        (lo, hi, (lo * s + kj).saturating_sub(self.pad))
     }
 }
 
@@ -181,6 +201,23 @@ impl Conv2d {
     /// Accumulates the weight and bias gradients of the last forward pass for output gradient
     /// `dy`, and returns the gradient with respect to its input.
     pub fn backward(&mut self, dy: &Tensor) -> &Tensor {
+        self.backward_params(dy);
+        let g = self.geometry.expect("backward called before forward");
+        let (kk, np) = (g.c * g.k * g.k, g.n * g.positions());
+        let o = self.out_channels();
+        // dcols [kk, np] = Wᵀ [kk, out] × dY [out, np].
+        self.dcolumns.resize(kk * np, 0.0);
+        let w_t = View::new(self.weight.value.data(), o, kk).t();
+        let dy_view = View::new(&self.product, o, np);
+        matmul(&mut self.dcolumns, np, w_t, dy_view, 1.0, false, true);
+        self.dx.resize(&[g.n, g.c, g.h, g.w]);
+        col2im(&self.dcolumns, &g, self.dx.data_mut());
+        &self.dx
+    }
+
+    /// Accumulates the weight and bias gradients only, for a first layer whose input needs
+    /// no gradient.
+    pub fn backward_params(&mut self, dy: &Tensor) {
         let g = self.geometry.expect("backward called before forward");
         let (kk, p, np) = (g.c * g.k * g.k, g.positions(), g.n * g.positions());
         let o = self.out_channels();
@@ -205,13 +242,6 @@ impl Conv2d {
         let dy_view = View::new(&self.product, o, np);
         let cols_t = View::new(&self.columns, kk, np).t();
         matmul(self.weight.grad.data_mut(), kk, dy_view, cols_t, 1.0, true, true);
-        // dcols [kk, np] = Wᵀ [kk, out] × dY [out, np].
-        self.dcolumns.resize(kk * np, 0.0);
-        let w_t = View::new(self.weight.value.data(), o, kk).t();
-        matmul(&mut self.dcolumns, np, w_t, dy_view, 1.0, false, true);
-        self.dx.resize(&[g.n, g.c, g.h, g.w]);
-        col2im(&self.dcolumns, &g, self.dx.data_mut());
-        &self.dx
     }
 }
 
@@ -221,15 +251,25 @@ fn im2col(x: &[f32], g: &Geometry, columns: &mut [f32]) {
     let (p, np) = (g.positions(), g.n * g.positions());
     columns.par_chunks_mut(np).enumerate().for_each(|(r, row)| {
         let (ch, ki, kj) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
+        let (lo, hi, x0) = g.column_span(kj);
         for img in 0..g.n {
             let plane = &x[(img * g.c + ch) * g.h * g.w..(img * g.c + ch + 1) * g.h * g.w];
             let dst = &mut row[img * p..(img + 1) * p];
             for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    dst[oy * g.ow + ox] = match g.source(oy, ox, ki, kj) {
-                        Some((y, x)) => plane[y * g.w + x],
-                        None => 0.0,
-                    };
+                let out = &mut dst[oy * g.ow..(oy + 1) * g.ow];
+                let Some(y) = g.source_row(oy, ki) else {
+                    out.fill(0.0);
+                    continue;
+                };
+                let src = &plane[y * g.w..(y + 1) * g.w];
+                out[..lo].fill(0.0);
+                out[hi..].fill(0.0);
+                if g.stride == 1 {
+                    out[lo..hi].copy_from_slice(&src[x0..x0 + hi - lo]);
+                } else {
+                    for (i, o) in out[lo..hi].iter_mut().enumerate() {
+                        *o = src[x0 + i * g.stride];
+                    }
                 }
             }
         }
@@ -247,10 +287,16 @@ fn col2im(dcolumns: &[f32], g: &Geometry, dx: &mut [f32]) {
             for kj in 0..g.k {
                 let r = (ch * g.k + ki) * g.k + kj;
                 let src = &dcolumns[r * np + img * p..r * np + (img + 1) * p];
+                let (lo, hi, x0) = g.column_span(kj);
                 for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        if let Some((y, x)) = g.source(oy, ox, ki, kj) {
-                            plane[y * g.w + x] += src[oy * g.ow + ox];
+                    let Some(y) = g.source_row(oy, ki) else { continue };
+                    let from = &src[oy * g.ow + lo..oy * g.ow + hi];
+                    let to = &mut plane[y * g.w..(y + 1) * g.w];
+                    if g.stride == 1 {
+                        to[x0..x0 + hi - lo].iter_mut().zip(from).for_each(|(t, &f)| *t += f);
+                    } else {
+                        for (i, &f) in from.iter().enumerate() {
+                            to[x0 + i * g.stride] += f;
                         }
                     }
                 }

@@ -46,8 +46,9 @@ fn relu() -> ActivationKind {
 }
 
 impl CnnConfig {
-    /// A small network for 28 × 28 grey images: stages of 32 and 64 channels with two
-    /// blocks each, flattening, a hidden layer of 128, dropout 0.3.
+    /// A small network for 28 × 28 grey images: stages of 32 and 64 channels with one block
+    /// each, flattening, a hidden layer of 128, dropout 0.3. (Two blocks a stage cost five
+    /// times the time per epoch on 2 cores: 150 s against 31 s on Fashion-MNIST.)
     pub fn small(channels: usize, height: usize, width: usize, classes: usize) -> Self {
         CnnConfig {
             channels,
@@ -55,7 +56,7 @@ impl CnnConfig {
             width,
             classes,
             stages: vec![32, 64],
-            blocks_per_stage: 2,
+            blocks_per_stage: 1,
             global_pool: false,
             hidden: 128,
             dropout: 0.3,
@@ -117,7 +118,6 @@ pub struct CnnClassifier {
     dropout: Dropout,
     /// The linear head.
     pub head: Linear,
-    input: Tensor,
 }
 
 impl CnnClassifier {
@@ -158,7 +158,6 @@ impl CnnClassifier {
             flatten: Flatten::new(),
             hidden,
             head,
-            input: Tensor::default(),
         })
     }
 
@@ -189,8 +188,7 @@ impl CnnClassifier {
                 found: images.shape().to_vec(),
             });
         }
-        self.input.clone_from(images);
-        let mut x: &Tensor = &self.input;
+        let mut x: &Tensor = images;
         for (blocks, pool) in &mut self.stages {
             for block in blocks.iter_mut() {
                 let y = block.conv.forward(x);
@@ -217,23 +215,23 @@ impl CnnClassifier {
             None => features,
         };
         let g = head.backward(dropout.output(head_in), dlogits);
-        let mut g = dropout.backward(g).clone();
+        let mut g: &Tensor = dropout.backward(g);
         if let Some((layer, act)) = hidden {
-            let pre = layer.output().clone();
-            let d = act.backward(&pre, &g).clone();
-            g = layer.backward(features, &d).clone();
+            let d = act.backward(layer.output(), g);
+            g = layer.backward(features, d);
         }
-        let mut g = if config.global_pool {
-            gap.backward(&g).clone()
-        } else {
-            flatten.backward(&g).clone()
-        };
-        for (blocks, pool) in stages.iter_mut().rev() {
-            g = pool.backward(&g).clone();
-            for block in blocks.iter_mut().rev() {
-                let d = block.act.backward(block.norm.output(), &g).clone();
-                let d = block.norm.backward(&d).clone();
-                g = block.conv.backward(&d).clone();
+        let mut g = if config.global_pool { gap.backward(g) } else { flatten.backward(g) };
+        for (s, (blocks, pool)) in stages.iter_mut().enumerate().rev() {
+            g = pool.backward(g);
+            for (b, block) in blocks.iter_mut().enumerate().rev() {
+                let d = block.act.backward(block.norm.output(), g);
+                let d = block.norm.backward(d);
+                if s == 0 && b == 0 {
+                    // The images need no gradient.
+                    block.conv.backward_params(d);
+                } else {
+                    g = block.conv.backward(d);
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `config.json`: everything needed to rebuild a trained model besides its weights.
 
 use serde::{Deserialize, Serialize};
-use thresh_core::models::{BagConfig, TransformerConfig};
+use thresh_core::models::{BagConfig, CnnConfig, TransformerConfig};
 
 /// Name of the architecture file in a model directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -22,6 +22,8 @@ pub enum ModelKind {
     /// A pretrained BERT-family encoder (a Hugging Face checkpoint) with a new head,
     /// fine-tuned; its network is a [`ModelKind::Transformer`] network with BERT's layout.
     Bert,
+    /// A convolutional network for images.
+    Cnn,
 }
 
 impl std::fmt::Display for ModelKind {
@@ -30,6 +32,7 @@ impl std::fmt::Display for ModelKind {
             ModelKind::Transformer => "transformer",
             ModelKind::Bag => "bag",
             ModelKind::Bert => "bert",
+            ModelKind::Cnn => "cnn",
         })
     }
 }
@@ -42,7 +45,10 @@ impl std::str::FromStr for ModelKind {
             "transformer" => Ok(ModelKind::Transformer),
             "bag" => Ok(ModelKind::Bag),
             "bert" => Ok(ModelKind::Bert),
-            other => Err(format!("unknown model {other:?} (expected: transformer, bag or bert)")),
+            "cnn" => Ok(ModelKind::Cnn),
+            other => {
+                Err(format!("unknown model {other:?} (expected: transformer, bag, bert or cnn)"))
+            }
         }
     }
 }
@@ -73,6 +79,21 @@ pub struct ModelConfig {
     /// Architecture of a [`ModelKind::Bag`] model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bag: Option<BagConfig>,
+    /// Architecture of a [`ModelKind::Cnn`] model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnn: Option<CnnConfig>,
+    /// How a [`ModelKind::Cnn`] model's pixels are scaled: `(v / 255 − mean) / std`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixels: Option<PixelScale>,
+}
+
+/// The normalisation of image pixels, measured on the training images.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PixelScale {
+    /// Mean of the training pixels scaled to `[0, 1]`.
+    pub mean: f32,
+    /// Their standard deviation.
+    pub std: f32,
 }
 
 impl ModelConfig {
@@ -94,6 +115,8 @@ impl ModelConfig {
             tokenizer_file,
             transformer: Some(architecture),
             bag: None,
+            cnn: None,
+            pixels: None,
         }
     }
 
@@ -109,6 +132,18 @@ impl ModelConfig {
             model: ModelKind::Bert,
             special_tokens: true,
             ..ModelConfig::transformer(architecture, labels, max_length, tokenizer_file)
+        }
+    }
+
+    /// A configuration for a convolutional image classifier; it has no tokenizer.
+    pub fn cnn(architecture: CnnConfig, labels: Vec<String>, pixels: PixelScale) -> Self {
+        ModelConfig {
+            model: ModelKind::Cnn,
+            transformer: None,
+            cnn: Some(architecture),
+            pixels: Some(pixels),
+            max_length: 0,
+            ..ModelConfig::transformer(TransformerConfig::reference(), labels, 0, String::new())
         }
     }
 

@@ -30,6 +30,10 @@ impl Network {
                 })?;
                 Ok(Network::Bag(Box::new(BagClassifier::new(arch, seed)?)))
             }
+            ModelKind::Cnn => Err(CoreError::InvalidConfig(
+                "an image model has no text network (see model::ImageModel)".into(),
+            )
+            .into()),
         }
     }
 

@@ -14,10 +14,12 @@
 pub mod batching;
 pub mod checkpoint;
 mod events;
+mod image_trainer;
 mod options;
 mod trainer;
 
 pub use events::{EpochRecord, Observer, RunSummary, Silent, TrainEvent};
+pub use image_trainer::{evaluate_images, image_probabilities, predict_image_files};
 pub use options::{ClassWeights, LossKind, ScheduleKind, TrainOptions, MAX_DEFAULT_LENGTH};
 pub use trainer::{
     evaluate_encoded, resume, train, TrainOutcome, DEFAULT_THRESHOLD, HISTORY_FILE, METRICS_FILE,

@@ -96,6 +96,13 @@ pub struct TrainOptions {
     pub freeze_encoder: bool,
     /// Learning rate of the head (and pooler) of a `bert` model; default: `lr`.
     pub head_lr: Option<f32>,
+    /// Side of the square images of a folder tree are resized to (`cnn`); default 32. IDX
+    /// images keep their size.
+    pub image_size: Option<usize>,
+    /// Random crops of training images padded by this many pixels (`cnn`; 0: off).
+    pub crop_padding: usize,
+    /// Random horizontal flips of training images (`cnn`).
+    pub flip: bool,
     /// Tokens per text at most; default: the 95th percentile of training lengths, at most 256.
     pub max_length: Option<usize>,
     /// Model family.
@@ -176,6 +183,9 @@ impl Default for TrainOptions {
             pretrained: None,
             freeze_encoder: false,
             head_lr: None,
+            image_size: None,
+            crop_padding: 0,
+            flip: false,
             init: None,
             max_length: None,
             model: ModelKind::Transformer,
@@ -381,6 +391,7 @@ impl TrainOptions {
             ModelKind::Transformer => 1e-3,
             ModelKind::Bag => 0.1,
             ModelKind::Bert => 1e-4,
+            ModelKind::Cnn => 1e-3,
         })
     }
 
@@ -388,7 +399,7 @@ impl TrainOptions {
     pub fn epochs(&self) -> usize {
         self.epochs.unwrap_or(match self.model {
             ModelKind::Bert => 3,
-            ModelKind::Transformer | ModelKind::Bag => 10,
+            ModelKind::Transformer | ModelKind::Bag | ModelKind::Cnn => 10,
         })
     }
 
@@ -396,7 +407,7 @@ impl TrainOptions {
     pub fn pooling(&self) -> PoolingKind {
         self.pooling.unwrap_or(match self.model {
             ModelKind::Bert => PoolingKind::Mean,
-            ModelKind::Transformer | ModelKind::Bag => PoolingKind::Max,
+            ModelKind::Transformer | ModelKind::Bag | ModelKind::Cnn => PoolingKind::Max,
         })
     }
 

@@ -303,7 +303,9 @@ fn prepare(
             match options.model {
                 // A bag has no positions to pay for: it keeps whole texts, as fastText does.
                 ModelKind::Bag => lengths.iter().copied().max().unwrap_or(1).max(1),
-                ModelKind::Transformer => length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH),
+                ModelKind::Transformer | ModelKind::Cnn => {
+                    length_quantile(&lengths, 0.95).min(MAX_DEFAULT_LENGTH)
+                }
                 ModelKind::Bert => {
                     let dir = options.pretrained.as_deref().unwrap_or(Path::new(""));
                     let positions = crate::pretrained::read_config(dir)?.max_position_embeddings;
@@ -383,7 +385,7 @@ fn set_decay(network: &mut Network) {
     });
 }
 
-fn balanced_weights(labels: &[Option<usize>], classes: usize) -> Vec<f32> {
+pub(super) fn balanced_weights(labels: &[Option<usize>], classes: usize) -> Vec<f32> {
     let mut counts = vec![0usize; classes];
     for &c in labels.iter().flatten() {
         counts[c] += 1;
@@ -392,20 +394,20 @@ fn balanced_weights(labels: &[Option<usize>], classes: usize) -> Vec<f32> {
     counts.iter().map(|&c| if c == 0 { 0.0 } else { n as f32 / (classes * c) as f32 }).collect()
 }
 
-fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
+pub(super) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), Error> {
     let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
     text.push('\n');
     write_atomic(path, text.as_bytes()).map_err(|source| Error::Io { path: path.into(), source })
 }
 
-fn snapshot(network: &Network) -> Vec<Tensor> {
+pub(super) fn snapshot(network: &dyn Module) -> Vec<Tensor> {
     let mut out = Vec::new();
     network.visit(&mut |p| out.push(p.value.clone()));
     out
 }
 
-fn restore(network: &mut Network, values: &[Tensor]) {
+pub(super) fn restore(network: &mut dyn Module, values: &[Tensor]) {
     let mut i = 0;
     network.visit_mut(&mut |p| {
         p.value.copy_from(&values[i]);
@@ -455,6 +457,11 @@ fn run(
 ) -> Result<TrainOutcome, Error> {
     let threads = Threads::new(options.threads)?;
     let thread_count = threads.count();
+    if options.model == ModelKind::Cnn {
+        return threads.install(|| {
+            super::image_trainer::run_images(options, command, resume_dir, thread_count, observer)
+        });
+    }
     threads.install(|| run_in_pool(options, command, resume_dir, thread_count, observer))
 }
 
@@ -493,7 +500,8 @@ fn run_in_pool(
         _ => None,
     };
     let config = match options.model {
-        ModelKind::Transformer => {
+        // Image models train in `image_trainer`; `run` never brings them here.
+        ModelKind::Transformer | ModelKind::Cnn => {
             ModelConfig::transformer(arch, data.labels.clone(), data.max_length, tokenizer_file)
         }
         ModelKind::Bert => {
@@ -654,7 +662,7 @@ fn run_in_pool(
         let epoch = state.epochs_done + 1;
         let started = Instant::now();
         let batches = match options.model {
-            ModelKind::Transformer | ModelKind::Bert => {
+            ModelKind::Transformer | ModelKind::Bert | ModelKind::Cnn => {
                 epoch_batches(&lengths, options.batch_size, options.seed, epoch)
             }
             ModelKind::Bag => sgd_rounds(data.train.len(), options.seed, epoch),
