@@ -44,6 +44,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether the model directory holds an image (cnn) model.
+fn is_image_model(dir: &std::path::Path) -> Result<bool, thresh::Error> {
+    Ok(thresh::model::load_config(dir)?.model == thresh::model::ModelKind::Cnn)
+}
+
 /// A `--threshold` value, which must be a probability.
 fn checked_threshold(threshold: Option<f32>) -> Result<Option<f32>> {
     match threshold {
@@ -99,8 +104,9 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => {
-            if thresh::model::load_config(&args.model)?.model == thresh::model::ModelKind::Cnn {
-                let mut model = thresh::model::load_image_model(&args.model)?;
+            if is_image_model(&args.model)? {
+                let mut model =
+                    thresh::model::load_image_model(&args.model).map_err(thresh::Error::from)?;
                 let size = model.network.config().height;
                 let split = thresh::images::ImageSplit::Test;
                 let skip = args.read.skip_bad_rows;
@@ -134,8 +140,9 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             let encoding: Encoding = args.encoding.parse().map_err(|e| {
                 thresh::Error::InvalidOption { flag: "--encoding", message: format!("{e}") }
             })?;
-            if thresh::model::load_config(&args.model)?.model == thresh::model::ModelKind::Cnn {
-                let mut model = thresh::model::load_image_model(&args.model)?;
+            if is_image_model(&args.model)? {
+                let mut model =
+                    thresh::model::load_image_model(&args.model).map_err(thresh::Error::from)?;
                 let path = args.file.as_deref().filter(|p| p.as_os_str() != "-");
                 let lines = thresh::data::read_lines(path, encoding)?;
                 let paths: Vec<std::path::PathBuf> = lines.iter().map(Into::into).collect();

@@ -164,3 +164,49 @@ pub fn read_image_dir(
     }
     read_folder_tree(dir, size.unwrap_or(32), skip_bad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::idx::tests::write_idx;
+
+    #[test]
+    fn an_idx_directory_has_a_train_and_a_test_split() {
+        let dir = tempfile::tempdir().unwrap();
+        write_idx(&dir.path().join("train-images-idx3-ubyte.gz"), &[3, 2, 2], &[9; 12], true);
+        write_idx(&dir.path().join("train-labels-idx1-ubyte.gz"), &[3], &[0, 1, 1], true);
+        assert!(is_idx_dir(dir.path()));
+        let train = read_image_dir(dir.path(), ImageSplit::Train, None, false).unwrap();
+        assert_eq!((train.len(), train.label_set()), (3, vec!["0".into(), "1".into()]));
+        let err = read_image_dir(dir.path(), ImageSplit::Test, None, false).unwrap_err();
+        assert!(err.to_string().contains("t10k-images"), "{err}");
+        write_idx(&dir.path().join("t10k-images-idx3-ubyte"), &[2, 2, 2], &[1; 8], false);
+        write_idx(&dir.path().join("t10k-labels-idx1-ubyte"), &[3], &[0, 1, 0], false);
+        let err = read_image_dir(dir.path(), ImageSplit::Test, None, false).unwrap_err();
+        assert!(err.to_string().contains("2 images but 3 labels"), "{err}");
+        let x = train.batch(&[0, 2], 0.5, 0.25);
+        assert_eq!(x.shape(), &[2, 1, 2, 2]);
+        assert!((x.data()[0] - (9.0 / 255.0 - 0.5) / 0.25).abs() < 1e-6);
+    }
+
+    /// Debian's `dataset-fashion-mnist` package, when installed.
+    #[test]
+    fn reads_fashion_mnist_when_installed() {
+        let dir = Path::new("/usr/share/datasets/fashion-mnist");
+        if !dir.is_dir() {
+            println!(
+                "skipped: {} not found (apt-get install dataset-fashion-mnist)",
+                dir.display()
+            );
+            return;
+        }
+        let train = read_image_dir(dir, ImageSplit::Train, None, false).unwrap();
+        let test = read_image_dir(dir, ImageSplit::Test, None, false).unwrap();
+        assert_eq!((train.len(), test.len()), (60_000, 10_000));
+        assert_eq!((train.channels, train.height, train.width), (1, 28, 28));
+        assert_eq!(train.label_set().len(), 10);
+        // Ten balanced classes.
+        let zeros = test.labels.iter().filter(|l| *l == "0").count();
+        assert_eq!(zeros, 1000);
+    }
+}
