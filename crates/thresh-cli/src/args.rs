@@ -41,6 +41,8 @@ pub enum Command {
     Neighbors(NeighborsArgs),
     /// Sentence embeddings of texts, one per line, from a pretrained encoder; JSON lines out.
     EmbedText(EmbedTextArgs),
+    /// Search hyperparameters: random trials with successive halving under a time budget.
+    Tune(TuneArgs),
     /// Time the reference Transformer on synthetic batches (training steps or inference).
     Bench(BenchArgs),
 }
@@ -391,6 +393,54 @@ pub struct EmbedArgs {
 }
 
 #[derive(Args)]
+pub struct TuneArgs {
+    /// Training data (file, or image directory for cnn).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation data [default: a stratified --valid-fraction of --train].
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Test data, scored with the winner only (into best/metrics.json).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// The search directory: trials.jsonl, trials/NNN/, and best/ (the winner's model).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model family [default: transformer].
+    #[arg(long, value_enum)]
+    pub model: Option<ModelArg>,
+    /// Checkpoint for --model bert.
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    /// Trials to draw.
+    #[arg(long, default_value_t = 12)]
+    pub trials: usize,
+    /// Seconds the whole search may take (it overruns by at most one epoch).
+    #[arg(long, default_value_t = 900.0)]
+    pub budget: f64,
+    /// TOML file of the search space (one table per option; see docs) [default: the model's].
+    #[arg(long)]
+    pub space: Option<PathBuf>,
+    /// TOML file of base options, as for train --config.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Epochs of a trial that reaches the last rung [default: the model's].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed of the draws and of every trial [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Share of --train held out for validation without --valid [default: 0.1].
+    #[arg(long)]
+    pub valid_fraction: Option<f64>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    /// Worker threads (0: one per core) [default: 0].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args)]
 pub struct EmbedTextArgs {
     /// A Hugging Face BERT checkpoint directory, or a thresh bert model directory.
     pub model: PathBuf,
@@ -617,6 +667,49 @@ impl TrainArgs {
         set_if!(o.weight_average, self.weight_average);
         set_if!(o.seed, self.seed);
         set_if!(o.threads, self.threads);
+        Ok(o)
+    }
+}
+
+impl TuneArgs {
+    /// The options every trial starts from: defaults, the config file, then the flags.
+    pub fn base_options(&self) -> Result<TrainOptions> {
+        let mut o = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+                toml::from_str::<TrainOptions>(&text).map_err(|e| thresh::Error::InvalidOption {
+                    flag: "--config",
+                    message: format!("{}: {e}", path.display()),
+                })?
+            }
+            None => TrainOptions::default(),
+        };
+        o.train = self.train.clone();
+        o.valid = self.valid.clone().or(o.valid.take());
+        o.test = None;
+        o.out = self.out.clone();
+        if let Some(m) = self.model {
+            o.model = match m {
+                ModelArg::Transformer => ModelKind::Transformer,
+                ModelArg::Bag => ModelKind::Bag,
+                ModelArg::Bert => ModelKind::Bert,
+                ModelArg::Cnn => ModelKind::Cnn,
+            };
+        }
+        o.pretrained = self.pretrained.clone().or(o.pretrained.take());
+        o.epochs = self.epochs.or(o.epochs);
+        set_if!(o.seed, self.seed);
+        set_if!(o.valid_fraction, self.valid_fraction);
+        set_if!(o.threads, self.threads);
+        o.format = self.read.format.clone().or(o.format.take());
+        if !self.read.text_column.is_empty() {
+            o.text_column = self.read.text_column.clone();
+        }
+        o.label_column = self.read.label_column.clone().or(o.label_column.take());
+        set_if!(o.encoding, self.read.encoding.clone());
+        o.skip_bad_rows |= self.read.skip_bad_rows;
+        o.validate()?;
         Ok(o)
     }
 }

@@ -283,6 +283,54 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             out.flush()?;
             Ok(())
         }
+        Command::Tune(args) => {
+            let base = args.base_options()?;
+            let space = match &args.space {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| {
+                        format!("{}: cannot read the space file", path.display())
+                    })?;
+                    thresh::tune::parse_space(path, &text)?
+                }
+                None => thresh::tune::default_space(base.model),
+            };
+            if !(args.budget > 0.0 && args.budget.is_finite()) {
+                return Err(thresh::Error::InvalidOption {
+                    flag: "--budget",
+                    message: format!("{} is not a positive number of seconds", args.budget),
+                }
+                .into());
+            }
+            let options = thresh::tune::TuneOptions {
+                seed: base.seed,
+                base,
+                space,
+                trials: args.trials,
+                budget: std::time::Duration::from_secs_f64(args.budget),
+                out: args.out.clone(),
+            };
+            let outcome = thresh::tune::tune(&options, &mut Silent)?;
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", thresh::tune::render_table(&outcome.ranked))?;
+            match outcome.best {
+                Some(t) => {
+                    let best = args.out.join(thresh::tune::BEST_DIR);
+                    writeln!(out, "best: trial {t}, model in {}", best.display())?;
+                    if let Some(test) = &args.test {
+                        let read = args.read.to_options(true)?;
+                        let mut predictor = Predictor::load(&best, options.base.threads)?;
+                        let report = predictor.evaluate_file(test, &read, None)?;
+                        let path = best.join(thresh::train::METRICS_FILE);
+                        std::fs::write(&path, report.to_json_string())
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        write!(out, "\ntest report of the best trial\n{}", report.render())?;
+                    }
+                }
+                None => writeln!(out, "no trial finished with a model within the budget")?,
+            }
+            writeln!(out, "{} trials in {:.0} s", outcome.ranked.len(), outcome.seconds)?;
+            Ok(())
+        }
         Command::Bench(args) => {
             let options = BenchOptions {
                 mode: match args.mode {

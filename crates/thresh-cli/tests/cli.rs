@@ -967,3 +967,59 @@ fn cnn_trains_on_a_folder_tree_and_skips_bad_images_when_asked() {
     assert_eq!(config["model"], "cnn");
     assert_eq!(config["labels"], serde_json::json!(["cats", "dogs"]));
 }
+
+#[test]
+fn tune_records_trials_keeps_the_winner_and_skips_finished_trials_when_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 300, 3);
+    let space = dir.path().join("space.toml");
+    std::fs::write(&space, "[lr]\nlog_uniform = [1e-3, 3e-3]\n[d_model]\nchoice = [16, 32]\n")
+        .unwrap();
+    let out = dir.path().join("search");
+    let tune = |extra: &[&str]| {
+        let mut args = vec!["tune", "--train", train.to_str().unwrap(), "--out"];
+        args.extend([out.to_str().unwrap(), "--trials", "4", "--epochs", "3", "--threads", "2"]);
+        args.extend(["--space", space.to_str().unwrap(), "--test", train.to_str().unwrap()]);
+        args.extend(extra);
+        run(&args)
+    };
+    let o = tune(&["--budget", "120"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("rank  trial") && table.contains("best: trial"), "{table}");
+    let lines = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> =
+        lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 4, "{lines}");
+    // Rungs of 1 and 3 epochs: the better half of four (rounded up from a third) goes on.
+    let complete = records.iter().filter(|r| r["status"] == "complete").count();
+    assert_eq!(complete, 2, "{lines}");
+    for r in &records {
+        let lr = r["params"]["lr"].as_f64().unwrap();
+        assert!((1e-3..=3e-3).contains(&lr), "{r}");
+        assert!([16, 32].contains(&r["params"]["d_model"].as_u64().unwrap()), "{r}");
+    }
+    assert!(out.join("best/model.safetensors").exists());
+    assert!(out.join("best/metrics.json").exists());
+    let preds = predict_stdin(&out.join("best"), &[], b"we saw the goal\n");
+    assert_eq!(preds.len(), 1);
+
+    // Run again: every trial is finished, so nothing trains and the records stay.
+    let o = tune(&["--budget", "120"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(out.join("trials.jsonl")).unwrap(), lines);
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[layerz]\nchoice = [1]\n").unwrap();
+    let o = run(&[
+        "tune",
+        "--train",
+        train.to_str().unwrap(),
+        "--out",
+        dir.path().join("other").to_str().unwrap(),
+        "--space",
+        bad.to_str().unwrap(),
+    ]);
+    assert_usage_error(&o, &["--space", "layerz"]);
+}

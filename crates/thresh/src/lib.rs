@@ -24,6 +24,7 @@ pub mod sentence;
 pub mod system;
 pub mod text;
 pub mod train;
+pub mod tune;
 pub mod vectors;
 
 pub use error::Error;

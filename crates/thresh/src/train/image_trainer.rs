@@ -469,7 +469,16 @@ pub(super) fn run_images(
                 best_epoch: state.best_epoch.unwrap_or(epoch),
             });
         }
+        if options.deadline.is_some_and(|d| Instant::now() >= d) && !state.stopped {
+            state.stopped = true;
+        }
         checkpoint::save(&checkpoint_path, &state, &network, best.as_deref(), None, &optimizer)?;
+        if options.pause_after.is_some_and(|p| state.epochs_done >= p)
+            && !state.stopped
+            && state.epochs_done < epochs
+        {
+            return Ok(super::trainer::paused_outcome(out, summary, state));
+        }
     }
     if let Some(values) = &best {
         restore(&mut network, values);
@@ -495,6 +504,7 @@ pub(super) fn run_images(
         best_epoch: state.best_epoch,
         stopped_early: state.stopped,
         test,
+        paused: false,
     })
 }
 

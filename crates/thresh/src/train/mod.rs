@@ -22,5 +22,6 @@ pub use events::{EpochRecord, Observer, RunSummary, Silent, TrainEvent};
 pub use image_trainer::{evaluate_images, image_probabilities, predict_image_files};
 pub use options::{ClassWeights, LossKind, ScheduleKind, TrainOptions, MAX_DEFAULT_LENGTH};
 pub use trainer::{
-    evaluate_encoded, resume, train, TrainOutcome, DEFAULT_THRESHOLD, HISTORY_FILE, METRICS_FILE,
+    evaluate_encoded, resume, resume_with, train, TrainOutcome, DEFAULT_THRESHOLD, HISTORY_FILE,
+    METRICS_FILE,
 };

@@ -162,6 +162,14 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Worker threads; 0 uses every core.
     pub threads: usize,
+    /// Stop after this many epochs, keeping the checkpoint, to be resumed later (a search's
+    /// rung); not recorded.
+    #[serde(skip)]
+    pub pause_after: Option<usize>,
+    /// Finish the run, as early stopping does, at the end of the first epoch that ends after
+    /// this instant (a search's budget); not recorded.
+    #[serde(skip)]
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for TrainOptions {
@@ -215,6 +223,8 @@ impl Default for TrainOptions {
             weight_average: 0.0,
             seed: 42,
             threads: 0,
+            pause_after: None,
+            deadline: None,
         }
     }
 }

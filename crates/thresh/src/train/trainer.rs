@@ -50,6 +50,9 @@ pub struct TrainOutcome {
     pub stopped_early: bool,
     /// The test report, when a test file was given.
     pub test: Option<Report>,
+    /// Whether the run stopped at [`TrainOptions::pause_after`] with its checkpoint kept and
+    /// no model written, to be continued with [`resume_with`].
+    pub paused: bool,
 }
 
 /// Trains a model as `options` say and writes it to `options.out`. `command` is recorded in
@@ -71,12 +74,24 @@ pub fn resume(
     threads: Option<usize>,
     observer: &mut dyn Observer,
 ) -> Result<TrainOutcome, Error> {
+    resume_with(dir, observer, |options| {
+        if let Some(t) = threads {
+            options.threads = t;
+        }
+    })
+}
+
+/// [`resume`] with the recorded options changed by `adjust` first (a new pause point or
+/// deadline, say).
+pub fn resume_with(
+    dir: &Path,
+    observer: &mut dyn Observer,
+    adjust: impl FnOnce(&mut TrainOptions),
+) -> Result<TrainOutcome, Error> {
     let record = RunRecord::load(dir)?;
     let mut options = record.options.clone();
     options.out = dir.to_path_buf();
-    if let Some(t) = threads {
-        options.threads = t;
-    }
+    adjust(&mut options);
     options.validate()?;
     if dir.join(model::WEIGHTS_FILE).exists() && !dir.join(CHECKPOINT_FILE).exists() {
         return Err(Error::Resume {
@@ -812,6 +827,9 @@ fn run_in_pool(
                 best_epoch: state.best_epoch.unwrap_or(epoch),
             });
         }
+        if options.deadline.is_some_and(|d| Instant::now() >= d) && !state.stopped {
+            state.stopped = true;
+        }
         checkpoint::save(
             &checkpoint_path,
             &state,
@@ -820,6 +838,12 @@ fn run_in_pool(
             average.as_deref(),
             &optimizer,
         )?;
+        if options.pause_after.is_some_and(|p| state.epochs_done >= p)
+            && !state.stopped
+            && state.epochs_done < epochs
+        {
+            return Ok(paused_outcome(out, summary, state));
+        }
     }
 
     if let Some(values) = best.as_ref().or(average.as_ref()) {
@@ -846,7 +870,21 @@ fn run_in_pool(
         best_epoch: state.best_epoch,
         stopped_early: state.stopped,
         test,
+        paused: false,
     })
+}
+
+/// The outcome of a run stopped at its pause point.
+pub(super) fn paused_outcome(out: PathBuf, summary: RunSummary, state: LoopState) -> TrainOutcome {
+    TrainOutcome {
+        out,
+        summary,
+        history: state.history,
+        best_epoch: state.best_epoch,
+        stopped_early: false,
+        test: None,
+        paused: true,
+    }
 }
 
 /// The probability at or above which a label is predicted for a text when texts may have
