@@ -20,28 +20,14 @@ The PyTorch side needs torch and transformers (`VENV/bin/pip install torch trans
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import XorShift, run
+
 ROOT = Path(__file__).resolve().parent.parent
-MASK = (1 << 64) - 1
-
-
-class XorShift:
-    def __init__(self, seed):
-        self.state = seed
-
-    def next(self):
-        x = self.state
-        x ^= x >> 12
-        x ^= (x << 25) & MASK
-        x ^= x >> 27
-        self.state = x
-        return ((x * 0x2545F4914F6CDD1D) & MASK) >> 33
 
 
 def torch_side(args):
@@ -77,17 +63,9 @@ def torch_side(args):
     print(f"RESULT mode=train median_step_s={statistics.median(times[args.warmup:]):.4f}")
 
 
-def run(cmd):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {' '.join(map(str, cmd))}")
-    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
-    if line is None:
-        sys.exit(f"no RESULT line from: {' '.join(map(str, cmd))}")
-    fields = dict(kv.split("=", 1) for kv in line.split()[1:])
-    return float(fields["median_step_s"]), usage.ru_maxrss / 1024.0
+def step_time(cmd):
+    fields, rss = run(cmd)
+    return float(fields["median_step_s"]), rss
 
 
 def main():
@@ -115,8 +93,7 @@ def main():
     tokens = args.batch * args.seq
     rows = []
     for r in range(args.rounds):
-        a, a_rss = run(ours)
-        b, b_rss = run(theirs)
+        (a, a_rss), (b, b_rss) = step_time(ours), step_time(theirs)
         rows.append((a, b, tokens / a, tokens / b, (tokens / a) / (tokens / b), a_rss, b_rss))
         print(f"round {r + 1}: thresh {a:.4f} s/step {tokens / a:.0f} tokens/s rss {a_rss:.0f}MB"
               f" | torch {b:.4f} s/step {tokens / b:.0f} tokens/s rss {b_rss:.0f}MB"

@@ -17,28 +17,14 @@ thresh / PyTorch, with each side's peak RSS.
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from common import XorShift, run
+
 ROOT = Path(__file__).resolve().parent.parent
-MASK = (1 << 64) - 1
-
-
-class XorShift:
-    def __init__(self, seed):
-        self.state = seed
-
-    def next(self):
-        x = self.state
-        x ^= x >> 12
-        x ^= (x << 25) & MASK
-        x ^= x >> 27
-        self.state = x
-        return ((x * 0x2545F4914F6CDD1D) & MASK) >> 33
 
 
 def torch_side(args):
@@ -77,17 +63,9 @@ def torch_side(args):
     print(f"RESULT mode=train median_step_s={statistics.median(times[args.warmup:]):.5f}")
 
 
-def run(cmd):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {' '.join(map(str, cmd))}")
-    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
-    if line is None:
-        sys.exit(f"no RESULT line from: {' '.join(map(str, cmd))}")
-    fields = dict(kv.split("=", 1) for kv in line.split()[1:])
-    return float(fields["median_step_s"]), usage.ru_maxrss / 1024.0
+def step_time(cmd):
+    fields, rss = run(cmd)
+    return float(fields["median_step_s"]), rss
 
 
 def main():
@@ -111,8 +89,7 @@ def main():
     theirs = [args.python, __file__, "--torch-side", "--blocks", str(args.blocks)] + shape
     rows = []
     for r in range(args.rounds):
-        a, a_rss = run(ours)
-        b, b_rss = run(theirs)
+        (a, a_rss), (b, b_rss) = step_time(ours), step_time(theirs)
         rows.append((a, b, a / b, a_rss, b_rss))
         print(f"round {r + 1}: thresh {a:.5f} s/step rss {a_rss:.0f}MB | torch {b:.5f} s/step "
               f"rss {b_rss:.0f}MB | ratio {a / b:.3f}", flush=True)

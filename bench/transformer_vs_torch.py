@@ -15,29 +15,14 @@ Build thresh first: `cargo build --release`.
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
+from common import run
+
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_SCRIPT = ROOT.parent / "shared" / "bench" / "torch_reference.py"
-
-
-def run(cmd):
-    """Runs `cmd`, returns (its RESULT line as a dict, peak RSS in MB)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}")
-    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
-    if line is None:
-        sys.exit(f"no RESULT line from: {' '.join(map(str, cmd))}")
-    fields = dict(kv.split("=", 1) for kv in line.split()[1:])
-    return fields, usage.ru_maxrss / 1024.0
 
 
 def main():

@@ -526,6 +526,28 @@ impl ReadArgs {
     }
 }
 
+/// The options of a `--config` TOML file, or the defaults without one.
+fn base_config(path: Option<&std::path::Path>) -> Result<TrainOptions> {
+    let Some(path) = path else { return Ok(TrainOptions::default()) };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+    Ok(toml::from_str::<TrainOptions>(&text).map_err(|e| thresh::Error::InvalidOption {
+        flag: "--config",
+        message: format!("{}: {e}", path.display()),
+    })?)
+}
+
+impl From<ModelArg> for ModelKind {
+    fn from(m: ModelArg) -> Self {
+        match m {
+            ModelArg::Transformer => ModelKind::Transformer,
+            ModelArg::Bag => ModelKind::Bag,
+            ModelArg::Bert => ModelKind::Bert,
+            ModelArg::Cnn => ModelKind::Cnn,
+        }
+    }
+}
+
 macro_rules! set_if {
     ($target:expr, $value:expr) => {
         if let Some(v) = $value {
@@ -537,17 +559,7 @@ macro_rules! set_if {
 impl TrainArgs {
     /// The run's options: defaults, then the config file, then the flags.
     pub fn to_options(&self) -> Result<TrainOptions> {
-        let mut o = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("{}: cannot read the config file", path.display()))?;
-                toml::from_str::<TrainOptions>(&text).map_err(|e| thresh::Error::InvalidOption {
-                    flag: "--config",
-                    message: format!("{}: {e}", path.display()),
-                })?
-            }
-            None => TrainOptions::default(),
-        };
+        let mut o = base_config(self.config.as_deref())?;
         set_if!(o.train, self.train.clone());
         set_if!(o.out, self.out.clone());
         if self.valid.is_some() {
@@ -568,15 +580,7 @@ impl TrainArgs {
         set_if!(o.encoding, self.read.encoding.clone());
         o.skip_bad_rows |= self.read.skip_bad_rows;
         set_if!(o.valid_fraction, self.valid_fraction);
-        set_if!(
-            o.model,
-            self.model.map(|m| match m {
-                ModelArg::Transformer => ModelKind::Transformer,
-                ModelArg::Bag => ModelKind::Bag,
-                ModelArg::Bert => ModelKind::Bert,
-                ModelArg::Cnn => ModelKind::Cnn,
-            })
-        );
+        set_if!(o.model, self.model.map(ModelKind::from));
         if let Some(t) = &self.tokenizer {
             match t.parse::<TokenizerKind>() {
                 Ok(kind) => o.tokenizer.kind = kind,
@@ -674,29 +678,12 @@ impl TrainArgs {
 impl TuneArgs {
     /// The options every trial starts from: defaults, the config file, then the flags.
     pub fn base_options(&self) -> Result<TrainOptions> {
-        let mut o = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("{}: cannot read the config file", path.display()))?;
-                toml::from_str::<TrainOptions>(&text).map_err(|e| thresh::Error::InvalidOption {
-                    flag: "--config",
-                    message: format!("{}: {e}", path.display()),
-                })?
-            }
-            None => TrainOptions::default(),
-        };
+        let mut o = base_config(self.config.as_deref())?;
         o.train = self.train.clone();
         o.valid = self.valid.clone().or(o.valid.take());
         o.test = None;
         o.out = self.out.clone();
-        if let Some(m) = self.model {
-            o.model = match m {
-                ModelArg::Transformer => ModelKind::Transformer,
-                ModelArg::Bag => ModelKind::Bag,
-                ModelArg::Bert => ModelKind::Bert,
-                ModelArg::Cnn => ModelKind::Cnn,
-            };
-        }
+        set_if!(o.model, self.model.map(ModelKind::from));
         o.pretrained = self.pretrained.clone().or(o.pretrained.take());
         o.epochs = self.epochs.or(o.epochs);
         set_if!(o.seed, self.seed);

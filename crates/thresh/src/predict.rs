@@ -25,6 +25,26 @@ pub struct Prediction {
     pub labels: Option<Vec<(String, f32)>>,
 }
 
+impl Prediction {
+    /// The prediction for one row of class probabilities over `labels`: the `top_k` best (at
+    /// least 1) and, with a `threshold`, every label that reaches it.
+    pub fn from_probabilities(
+        row: &[f32],
+        labels: &[String],
+        top_k: usize,
+        threshold: Option<f32>,
+    ) -> Self {
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        let named = |&c: &usize| (labels[c].clone(), row[c]);
+        let k = top_k.clamp(1, row.len());
+        let top: Vec<(String, f32)> = order[..k].iter().map(named).collect();
+        let labels =
+            threshold.map(|t| order.iter().take_while(|&&c| row[c] >= t).map(named).collect());
+        Prediction { label: top[0].0.clone(), score: top[0].1, top, labels }
+    }
+}
+
 /// A loaded model with its thread pool.
 pub struct Predictor {
     model: Model,
@@ -80,18 +100,9 @@ impl Predictor {
         let pad = model.tokenizer.pad_id();
         let probs =
             threads.install(|| class_probabilities(&mut model.network, &set.ids, pad, classes))?;
-        let k = top_k.clamp(1, classes);
         Ok(probs
             .chunks_exact(classes)
-            .map(|row| {
-                let mut order: Vec<usize> = (0..classes).collect();
-                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-                let named = |&c: &usize| (model.config.labels[c].clone(), row[c]);
-                let top: Vec<(String, f32)> = order[..k].iter().map(named).collect();
-                let labels = threshold
-                    .map(|t| order.iter().take_while(|&&c| row[c] >= t).map(named).collect());
-                Prediction { label: top[0].0.clone(), score: top[0].1, top, labels }
-            })
+            .map(|row| Prediction::from_probabilities(row, &model.config.labels, top_k, threshold))
             .collect())
     }
 

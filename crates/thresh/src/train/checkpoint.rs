@@ -37,6 +37,47 @@ pub struct LoopState {
     pub stopped: bool,
 }
 
+impl LoopState {
+    /// Records the validation loss of `epoch`: whether it is the best so far (the caller
+    /// keeps that epoch's weights), counting epochs without improvement towards early
+    /// stopping after `patience` of them (0: never).
+    pub fn note_validation(
+        &mut self,
+        epoch: usize,
+        val_loss: Option<f64>,
+        patience: usize,
+    ) -> bool {
+        let Some(v) = val_loss else { return false };
+        if self.best_val_loss.is_none_or(|b| v < b) {
+            self.best_val_loss = Some(v);
+            self.best_epoch = Some(epoch);
+            self.since_best = 0;
+            true
+        } else {
+            self.since_best += 1;
+            if patience > 0 && self.since_best >= patience {
+                self.stopped = true;
+            }
+            false
+        }
+    }
+
+    /// Ends the run, as early stopping does, when `deadline` has passed.
+    pub fn check_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            self.stopped = true;
+        }
+    }
+
+    /// Whether the run should stop here to be continued later: `pause_after` epochs are done
+    /// and the run is neither finished nor stopped.
+    pub fn at_pause(&self, pause_after: Option<usize>, epochs: usize) -> bool {
+        pause_after.is_some_and(|p| self.epochs_done >= p)
+            && !self.stopped
+            && self.epochs_done < epochs
+    }
+}
+
 /// AdamW's step count and first and second moments, in parameter order.
 pub type AdamState = (u64, Vec<(Vec<f32>, Vec<f32>)>);
 

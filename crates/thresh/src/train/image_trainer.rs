@@ -91,20 +91,10 @@ pub fn predict_image_files(
     let all: Vec<usize> = (0..set.len()).collect();
     let probs = image_probabilities(&mut model.network, &set, &all, scale)?;
     let classes = model.config.labels.len();
-    let k = top_k.clamp(1, classes);
     Ok(probs
         .chunks_exact(classes)
         .map(|row| {
-            let mut order: Vec<usize> = (0..classes).collect();
-            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-            let top: Vec<(String, f32)> =
-                order[..k].iter().map(|&c| (model.config.labels[c].clone(), row[c])).collect();
-            crate::predict::Prediction {
-                label: top[0].0.clone(),
-                score: top[0].1,
-                top,
-                labels: None,
-            }
+            crate::predict::Prediction::from_probabilities(row, &model.config.labels, top_k, None)
         })
         .collect())
 }
@@ -443,18 +433,8 @@ pub(super) fn run_images(
             val_accuracy,
             lr: f64::from(lr),
         };
-        if let Some(v) = val_loss {
-            if state.best_val_loss.is_none_or(|b| v < b) {
-                state.best_val_loss = Some(v);
-                state.best_epoch = Some(epoch);
-                state.since_best = 0;
-                best = Some(snapshot(&network));
-            } else {
-                state.since_best += 1;
-                if options.patience > 0 && state.since_best >= options.patience {
-                    state.stopped = true;
-                }
-            }
+        if state.note_validation(epoch, val_loss, options.patience) {
+            best = Some(snapshot(&network));
         }
         state.epochs_done = epoch;
         state.history.push(record.clone());
@@ -469,14 +449,9 @@ pub(super) fn run_images(
                 best_epoch: state.best_epoch.unwrap_or(epoch),
             });
         }
-        if options.deadline.is_some_and(|d| Instant::now() >= d) && !state.stopped {
-            state.stopped = true;
-        }
+        state.check_deadline(options.deadline);
         checkpoint::save(&checkpoint_path, &state, &network, best.as_deref(), None, &optimizer)?;
-        if options.pause_after.is_some_and(|p| state.epochs_done >= p)
-            && !state.stopped
-            && state.epochs_done < epochs
-        {
+        if state.at_pause(options.pause_after, epochs) {
             return Ok(super::trainer::paused_outcome(out, summary, state));
         }
     }

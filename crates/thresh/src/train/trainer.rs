@@ -798,18 +798,8 @@ fn run_in_pool(
             val_accuracy,
             lr: lr as f64,
         };
-        if let Some(v) = val_loss {
-            if state.best_val_loss.is_none_or(|b| v < b) {
-                state.best_val_loss = Some(v);
-                state.best_epoch = Some(epoch);
-                state.since_best = 0;
-                best = Some(snapshot(&network));
-            } else {
-                state.since_best += 1;
-                if options.patience > 0 && state.since_best >= options.patience {
-                    state.stopped = true;
-                }
-            }
+        if state.note_validation(epoch, val_loss, options.patience) {
+            best = Some(snapshot(&network));
         }
         if let Some(raw) = &raw {
             restore(&mut network, raw);
@@ -827,9 +817,7 @@ fn run_in_pool(
                 best_epoch: state.best_epoch.unwrap_or(epoch),
             });
         }
-        if options.deadline.is_some_and(|d| Instant::now() >= d) && !state.stopped {
-            state.stopped = true;
-        }
+        state.check_deadline(options.deadline);
         checkpoint::save(
             &checkpoint_path,
             &state,
@@ -838,10 +826,7 @@ fn run_in_pool(
             average.as_deref(),
             &optimizer,
         )?;
-        if options.pause_after.is_some_and(|p| state.epochs_done >= p)
-            && !state.stopped
-            && state.epochs_done < epochs
-        {
+        if state.at_pause(options.pause_after, epochs) {
             return Ok(paused_outcome(out, summary, state));
         }
     }
