@@ -328,28 +328,15 @@ fn same_seed_and_threads_give_identical_files() {
     );
 }
 
-#[test]
-fn a_run_killed_with_sigkill_resumes_to_the_same_weights() {
-    let dir = tempfile::tempdir().unwrap();
-    let train = dir.path().join("train.tsv");
-    write_corpus(&train, 600, 3);
-    let args = |out: &Path| -> Vec<String> {
-        let mut a: Vec<String> = ["train", "--train", train.to_str().unwrap(), "--out"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        a.push(out.to_str().unwrap().to_string());
-        a.extend(SMALL.iter().map(|s| s.to_string()));
-        // The moving average of the weights is part of the checkpoint too.
-        let extra = ["--epochs", "40", "--patience", "0", "--weight-average", "0.9"];
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
-    let full = dir.path().join("full");
+/// Trains once without interruption and once killed with SIGKILL after its first checkpoint
+/// and resumed; the two must end with the same weights and history, and a finished run must
+/// refuse to resume.
+fn assert_kill_and_resume_match(dir: &Path, args: impl Fn(&Path) -> Vec<String>) {
+    let full = dir.join("full");
     let o = thresh().args(args(&full)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 
-    let cut = dir.path().join("cut");
+    let cut = dir.join("cut");
     let mut child = thresh().args(args(&cut)).stdout(Stdio::null()).spawn().unwrap();
     let checkpoint = cut.join("checkpoint.safetensors");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -377,6 +364,26 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_weights() {
     }
     let o = run(&["train", "--resume", cut.to_str().unwrap()]);
     assert_usage_error(&o, &["already finished"]);
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 600, 3);
+    let args = |out: &Path| -> Vec<String> {
+        let mut a: Vec<String> = ["train", "--train", train.to_str().unwrap(), "--out"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.push(out.to_str().unwrap().to_string());
+        a.extend(SMALL.iter().map(|s| s.to_string()));
+        // The moving average of the weights is part of the checkpoint too.
+        let extra = ["--epochs", "40", "--patience", "0", "--weight-average", "0.9"];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    assert_kill_and_resume_match(dir.path(), args);
 }
 
 #[test]
@@ -1022,4 +1029,22 @@ fn tune_records_trials_keeps_the_winner_and_skips_finished_trials_when_rerun() {
         bad.to_str().unwrap(),
     ]);
     assert_usage_error(&o, &["--space", "layerz"]);
+}
+
+#[test]
+fn a_killed_image_run_resumes_to_the_same_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("quadrants");
+    std::fs::create_dir(&data).unwrap();
+    write_quadrant_idx(&data, "train", 300, 5);
+    write_quadrant_idx(&data, "t10k", 40, 6);
+    let args = |out: &Path| -> Vec<String> {
+        let a = ["train", "--model", "cnn", "--train", data.to_str().unwrap(), "--out"];
+        let mut a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        a.push(out.to_str().unwrap().to_string());
+        let extra = ["--epochs", "30", "--patience", "0", "--crop-padding", "1", "--threads", "2"];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    assert_kill_and_resume_match(dir.path(), args);
 }
