@@ -309,7 +309,9 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 budget: std::time::Duration::from_secs_f64(args.budget),
                 out: args.out.clone(),
             };
-            let outcome = thresh::tune::tune(&options, &mut Silent)?;
+            let mut keras = progress::KerasProgress::new(std::io::stdout().is_terminal());
+            let observer: &mut dyn Observer = if quiet { &mut Silent } else { &mut keras };
+            let outcome = thresh::tune::tune(&options, observer)?;
             let mut out = std::io::stdout().lock();
             write!(out, "{}", thresh::tune::render_table(&outcome.ranked))?;
             match outcome.best {

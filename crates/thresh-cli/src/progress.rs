@@ -140,6 +140,15 @@ impl Observer for KerasProgress {
                 }
                 self.drawn = false;
             }
+            TrainEvent::Trial { trial, epochs, val_accuracy, finished, elapsed } => {
+                let state = if *finished { "finished" } else { "rung done" };
+                let _ = writeln!(
+                    out,
+                    "trial {trial:>3}: {epochs} epochs, best val_accuracy {val_accuracy:.4}, \
+                     {:.1}s, {state}",
+                    elapsed.as_secs_f64()
+                );
+            }
             TrainEvent::EarlyStop { epoch, best_epoch } => {
                 let _ = writeln!(
                     out,

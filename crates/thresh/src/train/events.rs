@@ -102,6 +102,20 @@ pub enum TrainEvent<'a> {
         /// The epoch with the lowest val_loss.
         best_epoch: usize,
     },
+    /// A search's trial reached the end of a rung (or finished); its own epochs are not
+    /// reported.
+    Trial {
+        /// Trial number.
+        trial: usize,
+        /// Epochs trained so far.
+        epochs: usize,
+        /// Best validation accuracy so far.
+        val_accuracy: f64,
+        /// Whether it has finished (all epochs, early stopping or the budget).
+        finished: bool,
+        /// Its training time so far.
+        elapsed: Duration,
+    },
 }
 
 /// Receives training events (from the training thread; hence `Send`).

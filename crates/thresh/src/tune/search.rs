@@ -19,7 +19,7 @@ use thresh_core::rng::{mix64, Rng};
 
 use super::space::{sample, Space};
 use crate::error::Error;
-use crate::train::{resume_with, train, Observer, TrainOptions};
+use crate::train::{resume_with, train, Observer, Silent, TrainEvent, TrainOptions};
 
 /// File of the finished trials in the search directory, one JSON object per line.
 pub const TRIALS_FILE: &str = "trials.jsonl";
@@ -169,7 +169,7 @@ struct Live {
     done: bool,
 }
 
-/// Runs the search, reporting each trial's epochs to `observer`.
+/// Runs the search, reporting each trial's rungs to `observer` as [`TrainEvent::Trial`].
 pub fn tune(options: &TuneOptions, observer: &mut dyn Observer) -> Result<TuneOutcome, Error> {
     if options.trials == 0 {
         return Err(Error::InvalidOption {
@@ -229,9 +229,9 @@ pub fn tune(options: &TuneOptions, observer: &mut dyn Observer) -> Result<TuneOu
                 let mut o = apply(&base, &t.params)?;
                 o.out = t.dir.clone();
                 o.pause_after = pause;
-                train(&o, &["thresh".into(), "tune".into()], observer)?
+                train(&o, &["thresh".into(), "tune".into()], &mut Silent)?
             } else {
-                resume_with(&t.dir, observer, |o| {
+                resume_with(&t.dir, &mut Silent, |o| {
                     o.pause_after = pause;
                     o.deadline = Some(deadline);
                 })?
@@ -241,12 +241,13 @@ pub fn tune(options: &TuneOptions, observer: &mut dyn Observer) -> Result<TuneOu
             t.history = outcome.history;
             t.done = !outcome.paused;
             t.rungs.push(best_of(&t.history).0);
-            tracing::info!(
-                trial = t.trial,
-                epochs = t.epochs,
-                val_accuracy = best_of(&t.history).0,
-                "trial trained"
-            );
+            observer.on_event(&TrainEvent::Trial {
+                trial: t.trial,
+                epochs: t.epochs,
+                val_accuracy: best_of(&t.history).0,
+                finished: t.done,
+                elapsed: Duration::from_secs_f64(t.seconds),
+            });
         }
         if out_of_time || last_rung {
             break;
