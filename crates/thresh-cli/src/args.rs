@@ -507,6 +507,10 @@ pub struct BenchArgs {
     /// Run the default image network (--model cnn) on 28×28 grey images instead.
     #[arg(long, conflicts_with = "pretrained")]
     pub cnn: bool,
+    /// Run a trained model directory on synthetic batches of its own shape (--seq is capped
+    /// at its maximum length).
+    #[arg(long, conflicts_with_all = ["pretrained", "cnn"])]
+    pub model: Option<PathBuf>,
 }
 
 impl ReadArgs {

@@ -346,6 +346,7 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
                 seq: args.seq,
                 pretrained: args.pretrained.clone(),
                 cnn: args.cnn,
+                model: args.model.clone(),
                 ..BenchOptions::default()
             };
             let report = thresh::bench::run(&options)?;

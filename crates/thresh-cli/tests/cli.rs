@@ -1048,3 +1048,25 @@ fn a_killed_image_run_resumes_to_the_same_weights() {
     };
     assert_kill_and_resume_match(dir.path(), args);
 }
+
+#[test]
+fn bench_runs_a_trained_model_directory_on_batches_of_its_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = train_small(dir.path(), &["--epochs", "1"]);
+    let data = dir.path().join("quadrants");
+    std::fs::create_dir(&data).unwrap();
+    write_quadrant_idx(&data, "train", 80, 1);
+    write_quadrant_idx(&data, "t10k", 8, 2);
+    let cnn = dir.path().join("cnn");
+    let args = ["train", "--model", "cnn", "--train", data.to_str().unwrap(), "--epochs", "1"];
+    let o = run(&[&args[..], &["--out", cnn.to_str().unwrap(), "-q"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (m, mode) in [(&model, "infer"), (&model, "train"), (&cnn, "infer")] {
+        let o = run(&["bench", "--model", m.to_str().unwrap(), "--mode", mode, "--steps", "2"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let line = stdout(&o);
+        assert!(line.starts_with(&format!("RESULT mode={mode} ")), "{line}");
+    }
+    let o = run(&["bench", "--model", dir.path().join("none").to_str().unwrap()]);
+    assert_usage_error(&o, &["none"]);
+}

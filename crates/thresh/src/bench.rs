@@ -49,6 +49,9 @@ pub struct BenchOptions {
     /// Run the default image network ([`CnnConfig::small`]) on 28 × 28 grey images with 10
     /// classes instead of a text model.
     pub cnn: bool,
+    /// Run a trained model directory on synthetic batches of its own shape (its vocabulary
+    /// and at most its maximum length, or its image size).
+    pub model: Option<std::path::PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -63,6 +66,7 @@ impl Default for BenchOptions {
             seed: 0,
             pretrained: None,
             cnn: false,
+            model: None,
         }
     }
 }
@@ -165,28 +169,92 @@ pub fn synthetic_batch(
     (tokens, labels)
 }
 
-/// Synthetic image batches from the generator: every pixel `next() % 256` scaled to
-/// `[0, 1]`, the label the first pixel modulo 10.
-pub fn synthetic_images(rng: &mut XorShift, batch: usize) -> (Tensor, Vec<usize>) {
-    let mut data = Vec::with_capacity(batch * 28 * 28);
+/// Synthetic image batches of `[channels, height, width]` from the generator: every pixel
+/// `next() % 256` scaled to `[0, 1]`, the label the first pixel modulo `classes`.
+pub fn synthetic_images(
+    rng: &mut XorShift,
+    batch: usize,
+    [c, h, w]: [usize; 3],
+    classes: usize,
+) -> (Tensor, Vec<usize>) {
+    let len = c * h * w;
+    let mut data = Vec::with_capacity(batch * len);
     let mut labels = Vec::with_capacity(batch);
     for _ in 0..batch {
         let first = rng.next_value() % 256;
-        labels.push(first as usize % 10);
+        labels.push(first as usize % classes);
         data.push(first as f32 / 255.0);
-        for _ in 1..28 * 28 {
+        for _ in 1..len {
             data.push((rng.next_value() % 256) as f32 / 255.0);
         }
     }
-    (Tensor::from_vec(data, &[batch, 1, 28, 28]).expect("sizes agree"), labels)
+    (Tensor::from_vec(data, &[batch, c, h, w]).expect("sizes agree"), labels)
 }
 
-fn run_cnn(options: &BenchOptions, batch: usize) -> Result<BenchReport, Error> {
+/// Runs a trained text model's network on synthetic batches of its vocabulary.
+fn run_text_model(options: &BenchOptions, dir: &std::path::Path) -> Result<BenchReport, Error> {
+    let mut model = crate::model::load(dir)?;
+    let seq = options.seq.min(model.config.max_length.max(1));
+    let batch = options.batch.unwrap_or(match options.mode {
+        BenchMode::Train => 32,
+        BenchMode::Infer => 64,
+    });
+    let (vocab, classes) = (model.tokenizer.vocab_size(), model.config.labels.len());
+    let mut rng = XorShift::new(42);
+    let batches: Vec<_> = (0..options.warmup + options.steps)
+        .map(|_| synthetic_batch(&mut rng, batch, seq, vocab, classes))
+        .collect();
+    let threads = Threads::new(options.threads)?;
+    let mut loss_fn = CrossEntropy::new();
+    let mut optimizer = AdamW::new(0.01);
+    let (mut times, mut losses) = (Vec::new(), Vec::new());
+    let network = &mut model.network;
+    threads.install(|| -> Result<(), Error> {
+        for (tokens, labels) in &batches {
+            let start = Instant::now();
+            match options.mode {
+                BenchMode::Train => {
+                    network.zero_grad();
+                    let logits = network.forward(tokens, true)?;
+                    let loss = loss_fn.forward(logits, labels)?;
+                    network.backward(loss_fn.grad());
+                    optimizer.step(network, 1e-4);
+                    losses.push(loss);
+                }
+                BenchMode::Infer => {
+                    network.forward(tokens, false)?;
+                }
+            }
+            times.push(start.elapsed().as_secs_f64());
+        }
+        Ok(())
+    })?;
+    Ok(BenchReport {
+        mode: options.mode,
+        batch,
+        step_seconds: times[options.warmup..].to_vec(),
+        losses,
+    })
+}
+
+fn run_cnn(
+    options: &BenchOptions,
+    batch: usize,
+    trained: Option<CnnClassifier>,
+) -> Result<BenchReport, Error> {
     let threads = Threads::new(options.threads)?;
     let mut rng = XorShift::new(42);
-    let batches: Vec<_> =
-        (0..options.warmup + options.steps).map(|_| synthetic_images(&mut rng, batch)).collect();
-    let mut model = CnnClassifier::new(CnnConfig::small(1, 28, 28, 10), options.seed)?;
+    let mut model = match trained {
+        Some(m) => m,
+        None => CnnClassifier::new(CnnConfig::small(1, 28, 28, 10), options.seed)?,
+    };
+    let (c, h, w, classes) = {
+        let a = model.config();
+        (a.channels, a.height, a.width, a.classes)
+    };
+    let batches: Vec<_> = (0..options.warmup + options.steps)
+        .map(|_| synthetic_images(&mut rng, batch, [c, h, w], classes))
+        .collect();
     let mut loss_fn = CrossEntropy::new();
     let mut optimizer = AdamW::new(0.01);
     let (mut times, mut losses) = (Vec::new(), Vec::new());
@@ -223,12 +291,19 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
     if options.steps == 0 {
         return Err(Error::InvalidOption { flag: "--steps", message: "must be at least 1".into() });
     }
+    let image_batch = options.batch.unwrap_or(match options.mode {
+        BenchMode::Train => 32,
+        BenchMode::Infer => 256,
+    });
+    if let Some(dir) = &options.model {
+        if crate::model::load_config(dir)?.model == crate::model::ModelKind::Cnn {
+            let trained = crate::model::load_image_model(dir)?.network;
+            return run_cnn(options, image_batch, Some(trained));
+        }
+        return run_text_model(options, dir);
+    }
     if options.cnn {
-        let batch = options.batch.unwrap_or(match options.mode {
-            BenchMode::Train => 32,
-            BenchMode::Infer => 256,
-        });
-        return run_cnn(options, batch);
+        return run_cnn(options, image_batch, None);
     }
     let checkpoint =
         options.pretrained.as_deref().map(crate::pretrained::BertCheckpoint::load).transpose()?;
