@@ -204,37 +204,7 @@ fn run_text_model(options: &BenchOptions, dir: &std::path::Path) -> Result<Bench
     let batches: Vec<_> = (0..options.warmup + options.steps)
         .map(|_| synthetic_batch(&mut rng, batch, seq, vocab, classes))
         .collect();
-    let threads = Threads::new(options.threads)?;
-    let mut loss_fn = CrossEntropy::new();
-    let mut optimizer = AdamW::new(0.01);
-    let (mut times, mut losses) = (Vec::new(), Vec::new());
-    let network = &mut model.network;
-    threads.install(|| -> Result<(), Error> {
-        for (tokens, labels) in &batches {
-            let start = Instant::now();
-            match options.mode {
-                BenchMode::Train => {
-                    network.zero_grad();
-                    let logits = network.forward(tokens, true)?;
-                    let loss = loss_fn.forward(logits, labels)?;
-                    network.backward(loss_fn.grad());
-                    optimizer.step(network, 1e-4);
-                    losses.push(loss);
-                }
-                BenchMode::Infer => {
-                    network.forward(tokens, false)?;
-                }
-            }
-            times.push(start.elapsed().as_secs_f64());
-        }
-        Ok(())
-    })?;
-    Ok(BenchReport {
-        mode: options.mode,
-        batch,
-        step_seconds: times[options.warmup..].to_vec(),
-        losses,
-    })
+    time_steps(&mut model.network, &batches, options, batch, 1e-4)
 }
 
 fn run_cnn(
@@ -242,7 +212,6 @@ fn run_cnn(
     batch: usize,
     trained: Option<CnnClassifier>,
 ) -> Result<BenchReport, Error> {
-    let threads = Threads::new(options.threads)?;
     let mut rng = XorShift::new(42);
     let mut model = match trained {
         Some(m) => m,
@@ -255,33 +224,90 @@ fn run_cnn(
     let batches: Vec<_> = (0..options.warmup + options.steps)
         .map(|_| synthetic_images(&mut rng, batch, [c, h, w], classes))
         .collect();
+    time_steps(&mut model, &batches, options, batch, 1e-3)
+}
+
+/// A network the benchmark can step: logits for an input, and a backward pass.
+trait Steppable: Module + Send {
+    /// What a batch is.
+    type Input: Sync;
+    fn logits(&mut self, x: &Self::Input, train: bool) -> Result<&Tensor, thresh_core::CoreError>;
+    fn back(&mut self, dlogits: &Tensor);
+}
+
+impl Steppable for TransformerClassifier {
+    type Input = TokenBatch;
+    fn logits(&mut self, x: &TokenBatch, train: bool) -> Result<&Tensor, thresh_core::CoreError> {
+        self.forward(x, train)
+    }
+    fn back(&mut self, dlogits: &Tensor) {
+        self.backward(dlogits);
+    }
+}
+
+impl Steppable for crate::model::Network {
+    type Input = TokenBatch;
+    fn logits(&mut self, x: &TokenBatch, train: bool) -> Result<&Tensor, thresh_core::CoreError> {
+        self.forward(x, train)
+    }
+    fn back(&mut self, dlogits: &Tensor) {
+        self.backward(dlogits);
+    }
+}
+
+impl Steppable for CnnClassifier {
+    type Input = Tensor;
+    fn logits(&mut self, x: &Tensor, train: bool) -> Result<&Tensor, thresh_core::CoreError> {
+        self.forward(x, train)
+    }
+    fn back(&mut self, dlogits: &Tensor) {
+        self.backward(dlogits);
+    }
+}
+
+/// Times every batch through `model` (a training step with AdamW at `lr`, or a forward pass)
+/// on a pool of `options.threads`; the first `options.warmup` steps are not reported.
+fn time_steps<M: Steppable>(
+    model: &mut M,
+    batches: &[(M::Input, Vec<usize>)],
+    options: &BenchOptions,
+    batch: usize,
+    lr: f32,
+) -> Result<BenchReport, Error> {
+    let threads = Threads::new(options.threads)?;
     let mut loss_fn = CrossEntropy::new();
     let mut optimizer = AdamW::new(0.01);
-    let (mut times, mut losses) = (Vec::new(), Vec::new());
+    let mut times = Vec::with_capacity(batches.len());
+    let mut losses = Vec::new();
     threads.install(|| -> Result<(), Error> {
-        for (x, labels) in &batches {
+        for (x, labels) in batches {
             let start = Instant::now();
             match options.mode {
                 BenchMode::Train => {
                     model.zero_grad();
-                    let logits = model.forward(x, true)?;
-                    let loss = loss_fn.forward(logits, labels)?;
-                    model.backward(loss_fn.grad());
-                    optimizer.step(&mut model, 1e-3);
+                    let logits = model.logits(x, true)?;
+                    let loss = {
+                        let _span = tracing::trace_span!("loss").entered();
+                        loss_fn.forward(logits, labels)?
+                    };
+                    model.back(loss_fn.grad());
+                    let _span = tracing::trace_span!("optimizer").entered();
+                    optimizer.step(model, lr);
                     losses.push(loss);
                 }
                 BenchMode::Infer => {
-                    model.forward(x, false)?;
+                    model.logits(x, false)?;
                 }
             }
             times.push(start.elapsed().as_secs_f64());
         }
         Ok(())
     })?;
+    tracing::debug!(threads = threads.count(), batch, "benchmark finished");
     Ok(BenchReport {
         mode: options.mode,
         batch,
-        step_seconds: times[options.warmup..].to_vec(),
+        step_seconds: times[options.warmup.min(times.len())..].to_vec(),
         losses,
     })
 }
@@ -322,7 +348,6 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
         BenchMode::Train => 32,
         BenchMode::Infer => 64,
     });
-    let threads = Threads::new(options.threads)?;
     let mut rng = XorShift::new(42);
     let batches: Vec<_> = (0..options.warmup + options.steps)
         .map(|_| synthetic_batch(&mut rng, batch, options.seq, config.vocab_size, config.classes))
@@ -331,41 +356,7 @@ pub fn run(options: &BenchOptions) -> Result<BenchReport, Error> {
     if let Some(c) = &checkpoint {
         c.assign(&mut model)?;
     }
-    let mut loss_fn = CrossEntropy::new();
-    let mut optimizer = AdamW::new(0.01);
-    let mut times = Vec::with_capacity(batches.len());
-    let mut losses = Vec::new();
-    threads.install(|| -> Result<(), Error> {
-        for (tokens, labels) in &batches {
-            let start = Instant::now();
-            match options.mode {
-                BenchMode::Train => {
-                    model.zero_grad();
-                    let logits = model.forward(tokens, true)?;
-                    let loss = {
-                        let _span = tracing::trace_span!("loss").entered();
-                        loss_fn.forward(logits, labels)?
-                    };
-                    model.backward(loss_fn.grad());
-                    let _span = tracing::trace_span!("optimizer").entered();
-                    optimizer.step(&mut model, 1e-3);
-                    losses.push(loss);
-                }
-                BenchMode::Infer => {
-                    model.forward(tokens, false)?;
-                }
-            }
-            times.push(start.elapsed().as_secs_f64());
-        }
-        Ok(())
-    })?;
-    tracing::debug!(threads = threads.count(), batch, "benchmark finished");
-    Ok(BenchReport {
-        mode: options.mode,
-        batch,
-        step_seconds: times[options.warmup..].to_vec(),
-        losses,
-    })
+    time_steps(&mut model, &batches, options, batch, 1e-3)
 }
 
 #[cfg(test)]
