@@ -95,6 +95,27 @@ pub struct Checkpoint {
     pub adam: AdamState,
 }
 
+/// Sets the parameters of `network` that `weights` names (a checkpoint's `model`).
+pub fn apply_weights(network: &mut dyn Module, weights: &BTreeMap<String, Tensor>) {
+    network.visit_mut(&mut |p| {
+        if let Some(t) = weights.get(&p.name) {
+            p.value.copy_from(t);
+        }
+    });
+}
+
+/// The tensors of `weights` in `network`'s parameter order (a checkpoint's `best` or
+/// `average`, as the training loop keeps them).
+pub fn in_order(network: &dyn Module, weights: &BTreeMap<String, Tensor>) -> Vec<Tensor> {
+    let mut out = Vec::new();
+    network.visit(&mut |p| {
+        if let Some(t) = weights.get(&p.name) {
+            out.push(t.clone());
+        }
+    });
+    out
+}
+
 fn corrupt(path: &Path, message: impl Into<String>) -> ModelError {
     ModelError::Corrupt { path: path.to_path_buf(), message: message.into() }
 }

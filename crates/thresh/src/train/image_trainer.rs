@@ -5,15 +5,17 @@
 use super::checkpoint::{self, LoopState, CHECKPOINT_FILE};
 use super::events::{EpochRecord, Observer, RunSummary, TrainEvent};
 use super::options::{ClassWeights, TrainOptions};
-use super::trainer::{balanced_weights, restore, snapshot, write_json, TrainOutcome};
-use super::{HISTORY_FILE, METRICS_FILE};
+use super::trainer::{
+    balanced_weights, finish_run, remove_stale, restore, snapshot, write_json, write_run_record,
+    TrainOutcome,
+};
 use crate::data::stratified_split;
 use crate::error::Error;
 use crate::eval::Report;
 use crate::images::{is_idx_dir, read_image_dir, ImageSet, ImageSplit};
 use crate::infer::{argmax, loss_and_accuracy};
 use crate::model::{self, ImageModel, ModelConfig, PixelScale};
-use crate::run_record::{sha256_file, DataFile, RunRecord, RUN_FILE};
+use crate::run_record::{sha256_file, DataFile};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -267,12 +269,7 @@ pub(super) fn run_images(
     };
     std::fs::create_dir_all(&out).map_err(io(&out))?;
     if resume_dir.is_none() {
-        for stale in [model::WEIGHTS_FILE, CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE] {
-            let path = out.join(stale);
-            if path.exists() {
-                std::fs::remove_file(&path).map_err(io(&path))?;
-            }
-        }
+        remove_stale(&out)?;
     }
     let (mut network, config) = match &options.init {
         Some(dir) => {
@@ -311,15 +308,7 @@ pub(super) fn run_images(
     observer.on_event(&TrainEvent::Ready(&summary));
     if resume_dir.is_none() {
         write_json(&out.join(model::CONFIG_FILE), &config)?;
-        let record = RunRecord {
-            command: command.to_vec(),
-            seed: options.seed,
-            threads: thread_count,
-            thresh_version: env!("CARGO_PKG_VERSION").into(),
-            data: data.files.clone(),
-            options: options.clone(),
-        };
-        write_json(&out.join(RUN_FILE), &record)?;
+        write_run_record(&out, options, command, thread_count, &data.files)?;
     }
 
     let train_ids: Vec<Option<usize>> = class_ids(&data.train, &data.labels);
@@ -356,15 +345,8 @@ pub(super) fn run_images(
     let checkpoint_path = out.join(CHECKPOINT_FILE);
     if resume_dir.is_some() && checkpoint_path.exists() {
         let ckpt = checkpoint::load(&checkpoint_path, &network)?;
-        let names = network.param_names();
-        let mut i = 0;
-        network.visit_mut(&mut |p| {
-            if let Some(t) = ckpt.model.get(&names[i]) {
-                p.value.copy_from(t);
-            }
-            i += 1;
-        });
-        best = ckpt.best.map(|m| names.iter().filter_map(|n| m.get(n).cloned()).collect());
+        checkpoint::apply_weights(&mut network, &ckpt.model);
+        best = ckpt.best.map(|m| checkpoint::in_order(&network, &m));
         optimizer.restore(ckpt.adam.0, ckpt.adam.1);
         state = ckpt.state;
         observer.on_event(&TrainEvent::Resumed { epochs_done: state.epochs_done });
@@ -460,27 +442,10 @@ pub(super) fn run_images(
     }
     let mut model = ImageModel { config, network };
     let test = match &data.test {
-        Some(set) => {
-            let report = evaluate_images(&mut model, set)?;
-            write_json(&out.join(METRICS_FILE), &report.to_json())?;
-            Some(report)
-        }
+        Some(set) => Some(evaluate_images(&mut model, set)?),
         None => None,
     };
-    write_json(&out.join(HISTORY_FILE), &state.history)?;
-    model::save_image_model(&out, &model)?;
-    if checkpoint_path.exists() {
-        std::fs::remove_file(&checkpoint_path).map_err(io(&checkpoint_path))?;
-    }
-    Ok(TrainOutcome {
-        out,
-        summary,
-        history: state.history,
-        best_epoch: state.best_epoch,
-        stopped_early: state.stopped,
-        test,
-        paused: false,
-    })
+    finish_run(out, summary, state, test, |dir| Ok(model::save_image_model(dir, &model)?))
 }
 
 #[cfg(test)]

@@ -501,12 +501,7 @@ fn run_in_pool(
     let tokenizer_file = match resume_dir {
         Some(dir) => model::load_config(dir)?.tokenizer_file,
         None => {
-            for stale in [model::WEIGHTS_FILE, CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE] {
-                let path = out.join(stale);
-                if path.exists() {
-                    std::fs::remove_file(&path).map_err(io(&path))?;
-                }
-            }
+            remove_stale(&out)?;
             data.tokenizer.save(&out)?.into_iter().next().unwrap_or_default()
         }
     };
@@ -606,15 +601,7 @@ fn run_in_pool(
             let bytes = std::fs::read(&from).map_err(io(&from))?;
             write_atomic(&to, &bytes).map_err(io(&to))?;
         }
-        let record = RunRecord {
-            command: command.to_vec(),
-            seed: options.seed,
-            threads: thread_count,
-            thresh_version: env!("CARGO_PKG_VERSION").into(),
-            data: data.files.clone(),
-            options: options.clone(),
-        };
-        write_json(&out.join(RUN_FILE), &record)?;
+        write_run_record(&out, options, command, thread_count, &data.files)?;
     }
 
     let class_weights = match options.class_weights {
@@ -644,27 +631,20 @@ fn run_in_pool(
     let checkpoint_path = out.join(CHECKPOINT_FILE);
     if resume_dir.is_some() && checkpoint_path.exists() {
         let ckpt = checkpoint::load(&checkpoint_path, &network)?;
-        let mut i = 0;
-        let names = network.param_names();
-        network.visit_mut(&mut |p| {
-            if let Some(t) = ckpt.model.get(&names[i]) {
-                p.value.copy_from(t);
-            }
-            i += 1;
-        });
-        let ordered = |m: BTreeMap<String, Tensor>| -> Vec<Tensor> {
-            names.iter().filter_map(|n| m.get(n).cloned()).collect()
-        };
-        best = ckpt.best.map(ordered);
+        checkpoint::apply_weights(&mut network, &ckpt.model);
+        best = ckpt.best.map(|m| checkpoint::in_order(&network, &m));
         if average.is_some() {
-            average = Some(ckpt.average.map(ordered).ok_or_else(|| {
-                Error::Resume {
-                    path: checkpoint_path.clone(),
-                    message: "the checkpoint holds no moving average of the weights, but the run \
+            average = Some(ckpt.average.map(|m| checkpoint::in_order(&network, &m)).ok_or_else(
+                || {
+                    Error::Resume {
+                        path: checkpoint_path.clone(),
+                        message:
+                            "the checkpoint holds no moving average of the weights, but the run \
                           keeps one (--weight-average)"
-                        .into(),
-                }
-            })?);
+                                .into(),
+                    }
+                },
+            )?);
         }
         optimizer.restore(ckpt.adam.0, ckpt.adam.1);
         state = ckpt.state;
@@ -837,16 +817,62 @@ fn run_in_pool(
     let mut model = Model { config, tokenizer: data.tokenizer, network };
     let test = match &data.test {
         Some((dataset, set)) => {
-            let report = evaluate_encoded(&mut model, dataset, set, DEFAULT_THRESHOLD)?;
-            write_json(&out.join(METRICS_FILE), &report.to_json())?;
-            Some(report)
+            Some(evaluate_encoded(&mut model, dataset, set, DEFAULT_THRESHOLD)?)
         }
         None => None,
     };
+    finish_run(out, summary, state, test, |dir| Ok(model::save(dir, &model)?))
+}
+
+/// Removes what an earlier run left in `out` that a new run would otherwise be mistaken for
+/// or resume from.
+pub(super) fn remove_stale(out: &Path) -> Result<(), Error> {
+    for stale in [model::WEIGHTS_FILE, CHECKPOINT_FILE, HISTORY_FILE, METRICS_FILE] {
+        let path = out.join(stale);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `run.json`: what a resumed run needs to continue.
+pub(super) fn write_run_record(
+    out: &Path,
+    options: &TrainOptions,
+    command: &[String],
+    threads: usize,
+    files: &BTreeMap<String, DataFile>,
+) -> Result<(), Error> {
+    let record = RunRecord {
+        command: command.to_vec(),
+        seed: options.seed,
+        threads,
+        thresh_version: env!("CARGO_PKG_VERSION").into(),
+        data: files.clone(),
+        options: options.clone(),
+    };
+    write_json(&out.join(RUN_FILE), &record)
+}
+
+/// Ends a finished run: the test report, the history, the model (written by `save`, last, so
+/// a directory with weights is always complete), and the checkpoint removed.
+pub(super) fn finish_run(
+    out: PathBuf,
+    summary: RunSummary,
+    state: LoopState,
+    test: Option<Report>,
+    save: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<TrainOutcome, Error> {
+    if let Some(report) = &test {
+        write_json(&out.join(METRICS_FILE), &report.to_json())?;
+    }
     write_json(&out.join(HISTORY_FILE), &state.history)?;
-    model::save(&out, &model)?;
-    if checkpoint_path.exists() {
-        std::fs::remove_file(&checkpoint_path).map_err(io(&checkpoint_path))?;
+    save(&out)?;
+    let checkpoint = out.join(CHECKPOINT_FILE);
+    if checkpoint.exists() {
+        std::fs::remove_file(&checkpoint)
+            .map_err(|source| Error::Io { path: checkpoint, source })?;
     }
     Ok(TrainOutcome {
         out,
