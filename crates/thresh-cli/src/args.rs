@@ -45,6 +45,8 @@ pub enum Command {
     Tune(TuneArgs),
     /// Time the reference Transformer on synthetic batches (training steps or inference).
     Bench(BenchArgs),
+    /// Make a smaller, faster model: prune, fine-tune, quantise; prints a before/after table.
+    Compress(CompressArgs),
 }
 
 /// Flags that say how to read a data file.
@@ -511,6 +513,60 @@ pub struct BenchArgs {
     /// at its maximum length).
     #[arg(long, conflicts_with_all = ["pretrained", "cnn"])]
     pub model: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct CompressArgs {
+    /// The trained model directory.
+    pub model: PathBuf,
+    /// Directory of the compressed model.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// int8: every linear layer and embedding table as int8 with per-row scales, run with
+    /// integer kernels; pq: product quantisation of a bag model's embedding table.
+    #[arg(long)]
+    pub quantize: Option<String>,
+    /// Share to prune: of all encoder weights (magnitude), or with --structured of every
+    /// block's feed-forward neurons.
+    #[arg(long, value_name = "FRACTION")]
+    pub prune: Option<f64>,
+    /// Remove whole feed-forward neurons (and heads, --prune-heads) so the model gets smaller
+    /// and faster.
+    #[arg(long)]
+    pub structured: bool,
+    /// Share of every block's attention heads to remove (with --structured).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0)]
+    pub prune_heads: f64,
+    /// Epochs of fine-tuning after structured pruning (needs --train).
+    #[arg(long, default_value_t = 0)]
+    pub finetune_epochs: usize,
+    /// Training data for fine-tuning.
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+    /// Validation data for fine-tuning [default: the split the model was trained with].
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Labeled data to score the model on before and after.
+    #[arg(long)]
+    pub eval: Option<PathBuf>,
+    /// Columns per byte of product quantisation.
+    #[arg(long, default_value_t = 4)]
+    pub pq_dsub: usize,
+    /// Centroids per product-quantisation subspace (2 to 256).
+    #[arg(long, default_value_t = 256)]
+    pub pq_centroids: usize,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Seed of fine-tuning and k-means [default: the model's training seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Skip the latency and throughput measurements.
+    #[arg(long)]
+    pub no_speed: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl ReadArgs {

@@ -333,6 +333,53 @@ fn run(cli: Cli, profiler: Option<profile::Profiler>) -> Result<()> {
             writeln!(out, "{} trials in {:.0} s", outcome.ranked.len(), outcome.seconds)?;
             Ok(())
         }
+        Command::Compress(args) => {
+            let quantize = args
+                .quantize
+                .as_deref()
+                .map(str::parse::<thresh::compress::QuantizeKind>)
+                .transpose()
+                .map_err(|message| thresh::Error::InvalidOption { flag: "--quantize", message })?;
+            if args.structured && args.prune.is_none() && args.prune_heads == 0.0 {
+                return Err(thresh::Error::InvalidOption {
+                    flag: "--structured",
+                    message: "give the share to remove with --prune (and/or --prune-heads)".into(),
+                }
+                .into());
+            }
+            let prune = (args.prune.is_some() || args.prune_heads > 0.0).then(|| {
+                thresh::compress::PruneOptions {
+                    fraction: args.prune.unwrap_or(0.0),
+                    structured: args.structured,
+                    heads: args.prune_heads,
+                }
+            });
+            let options = thresh::compress::CompressOptions {
+                model: args.model.clone(),
+                out: args.out.clone(),
+                quantize,
+                prune,
+                finetune_epochs: args.finetune_epochs,
+                train: args.train.clone(),
+                valid: args.valid.clone(),
+                eval: args.eval.clone(),
+                pq_dsub: args.pq_dsub,
+                pq_centroids: args.pq_centroids,
+                threads: args.threads,
+                seed: args.seed,
+                skip_speed: args.no_speed,
+            };
+            let mut keras = progress::KerasProgress::new(std::io::stdout().is_terminal());
+            let observer: &mut dyn Observer = if quiet { &mut Silent } else { &mut keras };
+            let report = thresh::compress::compress(&options, observer)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if !quiet {
+                print!("{}", report.render());
+                println!("model written to {}", report.out.display());
+            }
+            Ok(())
+        }
         Command::Bench(args) => {
             let options = BenchOptions {
                 mode: match args.mode {

@@ -1070,3 +1070,184 @@ fn bench_runs_a_trained_model_directory_on_batches_of_its_shape() {
     let o = run(&["bench", "--model", dir.path().join("none").to_str().unwrap()]);
     assert_usage_error(&o, &["none"]);
 }
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn eval_accuracy(model: &Path, file: &Path) -> f64 {
+    let o = run(&["eval", model.to_str().unwrap(), file.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str::<serde_json::Value>(&stdout(&o)).unwrap()["accuracy"].as_f64().unwrap()
+}
+
+#[test]
+fn compress_quantises_prunes_and_fine_tunes_into_ordinary_model_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let test = dir.path().join("test.tsv");
+    write_corpus(&test, 90, 7);
+    let train = dir.path().join("train.tsv");
+    write_corpus(&train, 300, 1);
+    let model = dir.path().join("model");
+    let o = run(&[
+        "train",
+        "--train",
+        train.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--d-model",
+        "16",
+        "--layers",
+        "1",
+        "--heads",
+        "4",
+        "--d-ff",
+        "64",
+        "--threads",
+        "2",
+        "--epochs",
+        "8",
+        "--lr",
+        "1e-2",
+        "--dropout",
+        "0.1",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (m, t, e) = (model.to_str().unwrap(), train.to_str().unwrap(), test.to_str().unwrap());
+    let before = eval_accuracy(&model, &test);
+    assert!(before > 0.9, "the small model should learn the keywords: {before}");
+
+    // int8: codes in the weight file, a quarter of the float size, accuracy kept.
+    let q = dir.path().join("int8");
+    let o = run(&["compress", m, "--out", q.to_str().unwrap(), "--quantize", "int8", "--eval", e]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for needle in ["weights (MB)", "accuracy", "latency, batch 1 (ms)", "throughput (seq/s)"] {
+        assert!(table.contains(needle), "{needle} missing from:\n{table}");
+    }
+    let report = json_file(&q.join("compression.json"));
+    let (wb, wa) = (
+        report["before"]["weights_bytes"].as_f64().unwrap(),
+        report["after"]["weights_bytes"].as_f64().unwrap(),
+    );
+    // At width 16 the per-row scales, the float biases and norms and the file header weigh
+    // more than at real sizes (26 % of the float file for the TREC-6 model).
+    assert!(wa < 0.45 * wb, "int8 weights {wa} bytes vs {wb}");
+    let after = eval_accuracy(&q, &test);
+    assert_eq!(Some(after), report["after"]["accuracy"].as_f64());
+    assert!(after >= before - 0.02, "int8 accuracy {after} vs {before}");
+    let config = json_file(&q.join("config.json"));
+    assert_eq!(config["compression"]["quantize"], "int8");
+    let header = std::fs::read(q.join("model.safetensors")).unwrap();
+    let len = u64::from_le_bytes(header[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&header[8..8 + len]).unwrap();
+    assert_eq!(header["layers.0.ffn.up.weight"]["dtype"], "I8");
+    assert_eq!(header["layers.0.ffn.up.weight.scales"]["dtype"], "F32");
+    assert_eq!(header["embeddings.tokens.weight"]["dtype"], "I8");
+    // Predict and bench work on it unchanged.
+    let preds = predict_stdin(&q, &[], b"we saw a goal\nsome pasta\n");
+    assert_eq!(preds.len(), 2);
+    let o = run(&["bench", "--model", q.to_str().unwrap(), "--mode", "infer", "--steps", "2"]);
+    assert!(o.status.success() && stdout(&o).starts_with("RESULT mode=infer"), "{}", stderr(&o));
+    // A quantised model is not quantised again.
+    let o = run(&["compress", q.to_str().unwrap(), "--out", "x", "--quantize", "int8"]);
+    assert_usage_error(&o, &["already quantised"]);
+
+    // Structured pruning of half the neurons and heads, one epoch of fine-tuning.
+    let s = dir.path().join("pruned");
+    let o = run(&[
+        "compress",
+        m,
+        "--out",
+        s.to_str().unwrap(),
+        "--prune",
+        "0.5",
+        "--structured",
+        "--prune-heads",
+        "0.5",
+        "--finetune-epochs",
+        "1",
+        "--train",
+        t,
+        "--eval",
+        e,
+        "--threads",
+        "2",
+        "--no-speed",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Epoch 1/1"), "{}", stdout(&o));
+    let arch = &json_file(&s.join("config.json"))["transformer"];
+    assert_eq!((arch["d_ff"].as_u64(), arch["heads"].as_u64()), (Some(32), Some(2)));
+    assert_eq!(arch["head_dim"].as_u64(), Some(4));
+    let pruned = eval_accuracy(&s, &test);
+    assert!(pruned > 0.85, "pruned and fine-tuned accuracy {pruned}");
+    let history = json_file(&s.join("history.json"));
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+
+    // Magnitude pruning zeroes half of the encoder weights; shapes stay.
+    let g = dir.path().join("sparse");
+    let o = run(&["compress", m, "--out", g.to_str().unwrap(), "--prune", "0.5", "--no-speed"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("set to zero (50 %)"), "{}", stdout(&o));
+
+    // A bag model's table product-quantised to a tenth of its size.
+    let b = dir.path().join("bag");
+    let args = ["train", "--model", "bag", "--dim", "16", "--epochs", "5", "--lr", "0.5", "-q"];
+    let o = run(&[&args[..], &["--train", t, "--out", b.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = dir.path().join("bag-pq");
+    let o = run(&[
+        "compress",
+        b.to_str().unwrap(),
+        "--out",
+        p.to_str().unwrap(),
+        "--quantize",
+        "pq",
+        "--pq-centroids",
+        "16",
+        "--pq-dsub",
+        "8",
+        "--eval",
+        e,
+        "--no-speed",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let (wb, wa) = (
+        report["before"]["weights_bytes"].as_f64().unwrap(),
+        report["after"]["weights_bytes"].as_f64().unwrap(),
+    );
+    assert!(wa < 0.25 * wb, "pq weights {wa} bytes vs {wb}");
+    let (ab, aa) = (
+        report["before"]["accuracy"].as_f64().unwrap(),
+        report["after"]["accuracy"].as_f64().unwrap(),
+    );
+    assert!(aa >= ab - 0.05, "pq accuracy {aa} vs {ab}");
+    assert_eq!(eval_accuracy(&p, &test), aa);
+
+    // Usage errors name the flag and leave nothing behind.
+    let y = dir.path().join("y");
+    let y = y.to_str().unwrap();
+    let o = run(&["compress", m, "--out", y]);
+    assert_usage_error(&o, &["--quantize"]);
+    let o = run(&[
+        "compress",
+        m,
+        "--out",
+        y,
+        "--prune",
+        "0.5",
+        "--structured",
+        "--finetune-epochs",
+        "1",
+    ]);
+    assert_usage_error(&o, &["--train"]);
+    let o = run(&["compress", m, "--out", y, "--quantize", "pq"]);
+    assert_usage_error(&o, &["--quantize", "bag"]);
+    let o = run(&["compress", m, "--out", y, "--prune", "1.5"]);
+    assert_usage_error(&o, &["--prune"]);
+    assert!(!dir.path().join("y").exists());
+}

@@ -140,12 +140,92 @@ pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Tenso
     Ok(out)
 }
 
-/// Saves every parameter of `module` under its name.
+/// Suffix of the tensor holding the per-row scales of an int8 parameter.
+pub const SCALES_SUFFIX: &str = ".scales";
+
+/// Suffix of the codes of a product-quantised parameter.
+pub const PQ_CODES_SUFFIX: &str = ".pq_codes";
+/// Suffix of the codebooks of a product-quantised parameter.
+pub const PQ_CENTROIDS_SUFFIX: &str = ".pq_centroids";
+/// Suffix of the metadata key holding a product-quantised parameter's subspace width.
+pub const PQ_DSUB_SUFFIX: &str = ".pq_dsub";
+
+/// One tensor as written: dtype, shape and little-endian bytes.
+struct Stored {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+fn f32_bytes(xs: &[f32]) -> Vec<u8> {
+    bytemuck::cast_slice(xs).to_vec()
+}
+
+/// The tensors a parameter is written as: its value in `f32`, or for an int8 parameter the
+/// codes (`I8`, under its own name) and the scales (`F32`, name + [`SCALES_SUFFIX`]).
+fn stored_form(
+    p: &crate::param::Param,
+    out: &mut Vec<Stored>,
+    metadata: &mut HashMap<String, String>,
+) {
+    use crate::param::Storage;
+    match &p.storage {
+        Storage::Dense => out.push(Stored {
+            name: p.name.clone(),
+            dtype: Dtype::F32,
+            shape: p.value.shape().to_vec(),
+            bytes: f32_bytes(p.value.data()),
+        }),
+        Storage::Int8(q) => {
+            out.push(Stored {
+                name: p.name.clone(),
+                dtype: Dtype::I8,
+                shape: vec![q.rows(), q.cols()],
+                bytes: bytemuck::cast_slice(q.codes()).to_vec(),
+            });
+            out.push(Stored {
+                name: format!("{}{SCALES_SUFFIX}", p.name),
+                dtype: Dtype::F32,
+                shape: vec![q.rows()],
+                bytes: f32_bytes(q.scales()),
+            });
+        }
+        Storage::Pq(q) => {
+            let pq = q.quantizer();
+            out.push(Stored {
+                name: format!("{}{PQ_CODES_SUFFIX}", p.name),
+                dtype: Dtype::U8,
+                shape: vec![q.rows(), pq.subspaces()],
+                bytes: q.codes().to_vec(),
+            });
+            out.push(Stored {
+                name: format!("{}{PQ_CENTROIDS_SUFFIX}", p.name),
+                dtype: Dtype::F32,
+                shape: vec![pq.ksub(), pq.dim()],
+                bytes: f32_bytes(pq.centroids()),
+            });
+            metadata.insert(format!("{}{PQ_DSUB_SUFFIX}", p.name), pq.dsub().to_string());
+        }
+    }
+}
+
+/// Saves every parameter of `module` under its name, each in its [`crate::param::Storage`].
 pub fn save_module(path: &Path, module: &dyn Module) -> Result<(), CoreError> {
-    let mut owned: Vec<(String, Tensor)> = Vec::new();
-    module.visit(&mut |p| owned.push((p.name.clone(), p.value.clone())));
-    let refs: Vec<(String, &Tensor)> = owned.iter().map(|(n, t)| (n.clone(), t)).collect();
-    save_tensors(path, &refs, None)
+    let (mut stored, mut metadata) = (Vec::new(), HashMap::new());
+    module.visit(&mut |p| stored_form(p, &mut stored, &mut metadata));
+    let err = |e: safetensors::SafeTensorError| CoreError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let views = stored
+        .iter()
+        .map(|t| TensorView::new(t.dtype, t.shape.clone(), &t.bytes).map(|v| (t.name.clone(), v)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    let bytes = safetensors::serialize(views, metadata).map_err(err)?;
+    write_atomic(path, &bytes)
 }
 
 /// Sets the parameters of `module` from named tensors, which must match names and shapes
@@ -182,15 +262,121 @@ pub fn assign_params(
     module.visit_mut(&mut |p| {
         if let Some(t) = tensors.remove(&p.name) {
             p.value = t;
+            p.storage = crate::param::Storage::Dense;
         }
     });
     Ok(())
 }
 
-/// Loads a safetensors file into `module`; see [`assign_params`].
+/// The string metadata of a safetensors file (empty when it has none or cannot be read).
+fn st_metadata(bytes: &[u8]) -> HashMap<String, String> {
+    SafeTensors::read_metadata(bytes)
+        .ok()
+        .and_then(|(_, m)| m.metadata().clone())
+        .unwrap_or_default()
+}
+
+/// Loads a safetensors file written by [`save_module`] into `module`: `f32` tensors, int8
+/// parameters (codes and scales) and product-quantised ones (codes, codebooks and the
+/// subspace width in the metadata), which keep their storage. Names and shapes must match
+/// exactly, as in [`assign_params`].
 pub fn load_module(path: &Path, module: &mut dyn Module) -> Result<(), CoreError> {
-    let tensors = load_tensors(path)?;
-    assign_params(path, module, tensors)
+    use crate::param::Storage;
+    use crate::quant::{Int8Rows, PqTable, ProductQuantizer};
+    use std::sync::Arc;
+    let bytes =
+        std::fs::read(path).map_err(|source| CoreError::Io { path: path.into(), source })?;
+    let bad = |message: String| CoreError::Safetensors { path: path.into(), message };
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let mut dense = BTreeMap::new();
+    let mut int8 = BTreeMap::new();
+    let mut scales = BTreeMap::new();
+    let mut pq_codes = BTreeMap::new();
+    let mut pq_centroids = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let raw = view.data();
+        match view.dtype() {
+            Dtype::F32 => {
+                let data: Vec<f32> = raw
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                let t = Tensor::from_vec(data, view.shape()).map_err(|e| bad(e.to_string()))?;
+                match (name.strip_suffix(SCALES_SUFFIX), name.strip_suffix(PQ_CENTROIDS_SUFFIX)) {
+                    (Some(base), _) if st.tensor(base).is_ok_and(|v| v.dtype() == Dtype::I8) => {
+                        scales.insert(base.to_string(), t.into_vec());
+                    }
+                    (_, Some(base)) => {
+                        pq_centroids.insert(base.to_string(), t);
+                    }
+                    _ => {
+                        dense.insert(name, t);
+                    }
+                }
+            }
+            Dtype::I8 => {
+                let codes: Vec<i8> = raw.iter().map(|&b| b as i8).collect();
+                int8.insert(name, (view.shape().to_vec(), codes));
+            }
+            Dtype::U8 => match name.strip_suffix(PQ_CODES_SUFFIX) {
+                Some(base) => {
+                    pq_codes.insert(base.to_string(), (view.shape().to_vec(), raw.to_vec()));
+                }
+                None => return Err(bad(format!("byte tensor {name} is not a set of codes"))),
+            },
+            other => {
+                return Err(CoreError::UnsupportedDtype {
+                    path: path.into(),
+                    name,
+                    dtype: format!("{other:?}"),
+                })
+            }
+        }
+    }
+    let mut quantized = BTreeMap::new();
+    for (name, (shape, codes)) in int8 {
+        let [rows, cols] = shape[..] else {
+            return Err(bad(format!("int8 tensor {name} has shape {shape:?}, not a matrix")));
+        };
+        let s = scales
+            .remove(&name)
+            .ok_or_else(|| bad(format!("int8 tensor {name} has no {name}{SCALES_SUFFIX}")))?;
+        let q =
+            Int8Rows::from_parts(rows, cols, codes, s).map_err(|e| bad(format!("{name}: {e}")))?;
+        dense.insert(name.clone(), q.dequantize());
+        quantized.insert(name, Arc::new(q));
+    }
+    let mut tables = BTreeMap::new();
+    let file_metadata = st_metadata(&bytes);
+    for (name, (shape, codes)) in pq_codes {
+        let centroids = pq_centroids
+            .remove(&name)
+            .ok_or_else(|| bad(format!("{name}{PQ_CODES_SUFFIX} has no codebooks")))?;
+        let dsub = file_metadata
+            .get(&format!("{name}{PQ_DSUB_SUFFIX}"))
+            .and_then(|v| v.parse::<usize>().ok())
+            .ok_or_else(|| bad(format!("{name}: no subspace width {name}{PQ_DSUB_SUFFIX}")))?;
+        let (&[rows, _], &[ksub, dim]) = (&shape[..], centroids.shape()) else {
+            return Err(bad(format!("{name}: codes or codebooks are not matrices")));
+        };
+        let table = ProductQuantizer::from_parts(dim, dsub, ksub, centroids.into_vec())
+            .and_then(|pq| PqTable::from_parts(rows, pq, codes))
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        dense.insert(name.clone(), table.dequantize());
+        tables.insert(name, Arc::new(table));
+    }
+    if let Some(name) = pq_centroids.keys().next() {
+        return Err(bad(format!("{name}{PQ_CENTROIDS_SUFFIX} has no codes")));
+    }
+    assign_params(path, module, dense)?;
+    module.visit_mut(&mut |p| {
+        if let Some(q) = quantized.remove(&p.name) {
+            p.storage = Storage::Int8(q);
+        } else if let Some(t) = tables.remove(&p.name) {
+            p.storage = Storage::Pq(t);
+        }
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -215,6 +401,31 @@ mod tests {
         std::fs::write(&path, b"not a tensor file").unwrap();
         let err = load_module(&path, &mut b).unwrap_err().to_string();
         assert!(err.contains("w.safetensors"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An int8 parameter is written as codes and scales and read back with its storage; the
+    /// file is about a quarter of the float one.
+    #[test]
+    fn int8_parameters_round_trip() {
+        let dir = std::env::temp_dir().join(format!("thresh-io8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (f, q) = (dir.join("f.safetensors"), dir.join("q.safetensors"));
+        let mut a = Linear::new("l", 64, 32, true, &mut Rng::new(1));
+        save_module(&f, &a).unwrap();
+        a.weight.quantize_int8().unwrap();
+        save_module(&q, &a).unwrap();
+        let mut b = Linear::new("l", 64, 32, true, &mut Rng::new(2));
+        load_module(&q, &mut b).unwrap();
+        assert_eq!(a.weight.value, b.weight.value);
+        assert_eq!(a.weight.storage, b.weight.storage);
+        assert_eq!(a.bias.as_ref().unwrap().value, b.bias.as_ref().unwrap().value);
+        assert!(b.bias.as_ref().unwrap().storage == crate::param::Storage::Dense);
+        let (fs, qs) = (std::fs::metadata(&f).unwrap().len(), std::fs::metadata(&q).unwrap().len());
+        assert!(qs * 3 < fs, "int8 file {qs} bytes vs float {fs}");
+        let x = crate::gradcheck::random_tensor(&[5, 64], &mut Rng::new(3));
+        let (ya, yb) = (a.forward(&x).clone(), b.forward(&x).clone());
+        assert_eq!(ya, yb);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

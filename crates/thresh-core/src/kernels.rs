@@ -174,9 +174,32 @@ kernel! {
     }
 }
 
+/// Longest row [`softmax`] pads to whole lanes on the stack.
+const SOFTMAX_PAD_MAX: usize = 256;
+
 kernel! {
     /// Replaces `row` by its softmax.
     pub fn softmax(row: &mut [f32]) {
+        let n = row.len();
+        if !n.is_multiple_of(LANES) && n <= SOFTMAX_PAD_MAX {
+            // A short row padded to whole lanes, so `exp` runs vectorised over all of it. The
+            // padding is −∞ for the maximum and 0 for the sum, which leaves both exactly as
+            // they are over the row alone (same lanes, same order).
+            let mut buf = [0.0f32; SOFTMAX_PAD_MAX];
+            let buf = &mut buf[..n.div_ceil(LANES) * LANES];
+            buf[..n].copy_from_slice(row);
+            buf[n..].fill(f32::NEG_INFINITY);
+            let max = lane_max(buf);
+            for v in buf.iter_mut() {
+                *v = math::exp(*v - max);
+            }
+            buf[n..].fill(0.0);
+            let inv = 1.0 / lane_sum(buf);
+            for (r, &b) in row.iter_mut().zip(buf.iter()) {
+                *r = b * inv;
+            }
+            return;
+        }
         let max = lane_max(row);
         for v in row.iter_mut() {
             *v = math::exp(*v - max);
@@ -448,9 +471,75 @@ kernel! {
     }
 }
 
+kernel! {
+    /// `out = acc · (sa · ws) (+ bias)` element-wise: integer sums of one row scaled back.
+    pub fn dequantize_row(acc: &[i32], sa: f32, ws: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+        match bias {
+            Some(b) => {
+                for (((y, &s), &q), &b) in out.iter_mut().zip(ws).zip(acc).zip(b) {
+                    *y = q as f32 * (sa * s) + b;
+                }
+            }
+            None => {
+                for ((y, &s), &q) in out.iter_mut().zip(ws).zip(acc) {
+                    *y = q as f32 * (sa * s);
+                }
+            }
+        }
+    }
+}
+
+kernel! {
+    /// Symmetric int8 codes of `x` into `codes` (as long as `x`); returns the scale
+    /// `max|x| / 127` (0 for a zero row, whose codes are all 0).
+    pub fn quantize_row(x: &[f32], codes: &mut [i8]) -> f32 {
+        let mut acc = [0.0f32; LANES];
+        let chunks = x.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..LANES {
+                acc[i] = acc[i].max(c[i].abs());
+            }
+        }
+        for (a, &r) in acc.iter_mut().zip(rest) {
+            *a = a.max(r.abs());
+        }
+        let amax = acc.iter().copied().fold(0.0f32, f32::max);
+        if amax == 0.0 || !amax.is_finite() {
+            codes.fill(0);
+            return if amax == 0.0 { 0.0 } else { f32::NAN };
+        }
+        let inv = 127.0 / amax;
+        for (c, &v) in codes.iter_mut().zip(x) {
+            // |v · inv| ≤ 127 (plus rounding); adding 1.5 · 2²³ rounds it to the nearest
+            // integer, ties to even, which then sits in the low mantissa bits.
+            let shifted = (v * inv).clamp(-127.0, 127.0) + math::ROUND_MAGIC;
+            *c = (shifted.to_bits() as i32 - math::ROUND_MAGIC.to_bits() as i32) as i8;
+        }
+        amax / 127.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Padding short rows to whole lanes changes no bit of the result.
+    #[test]
+    fn padded_softmax_equals_the_row_by_row_computation() {
+        let mut rng = crate::rng::Rng::new(11);
+        for n in 1..80 {
+            let row: Vec<f32> = (0..n).map(|_| rng.normal() * 3.0).collect();
+            let mut want = row.clone();
+            let max = lane_max(&want);
+            want.iter_mut().for_each(|v| *v = math::exp(*v - max));
+            let inv = 1.0 / lane_sum(&want);
+            want.iter_mut().for_each(|v| *v *= inv);
+            let mut got = row.clone();
+            softmax(&mut got);
+            assert_eq!(got, want, "row of {n}");
+        }
+    }
 
     #[test]
     fn sums_and_softmax_are_correct() {

@@ -47,6 +47,8 @@ pub mod math;
 pub mod models;
 pub mod optim;
 pub mod param;
+pub mod qgemm;
+pub mod quant;
 pub mod rng;
 pub mod tensor;
 pub mod threads;

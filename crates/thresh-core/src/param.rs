@@ -1,6 +1,21 @@
 //! Named parameters with their gradients, and the [`Module`] trait that walks them.
 
+use crate::error::CoreError;
+use crate::quant::{Int8Rows, PqTable};
 use crate::tensor::Tensor;
+use std::sync::Arc;
+
+/// How a parameter is kept in weight files, and what the integer kernels may read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Storage {
+    /// Plain `f32`.
+    #[default]
+    Dense,
+    /// Row-wise int8 codes and scales; the value is their dequantised matrix.
+    Int8(Arc<Int8Rows>),
+    /// Product-quantised rows; the value is the decoded table.
+    Pq(Arc<PqTable>),
+}
 
 /// A trainable tensor, its accumulated gradient, and how the optimiser should treat it.
 #[derive(Clone, Debug)]
@@ -20,6 +35,9 @@ pub struct Param {
     pub lr_scale: f32,
     /// For row-sparse gradients (embedding tables): rows written since the last zeroing.
     touched_rows: Option<Vec<u32>>,
+    /// The stored form; anything but [`Storage::Dense`] is dropped when the value changes
+    /// through an optimiser or an assignment.
+    pub storage: Storage,
 }
 
 impl Param {
@@ -34,6 +52,7 @@ impl Param {
             trainable: true,
             lr_scale: 1.0,
             touched_rows: None,
+            storage: Storage::Dense,
         }
     }
 
@@ -78,6 +97,43 @@ impl Param {
             }
             None => self.grad.fill(0.0),
         }
+    }
+
+    /// Stores the (2-D) value as row-wise int8 and replaces it by its dequantised matrix, so
+    /// float and integer paths see the same weights.
+    pub fn quantize_int8(&mut self) -> Result<(), CoreError> {
+        let q = Int8Rows::quantize(&self.value)?;
+        self.value = q.dequantize();
+        self.storage = Storage::Int8(Arc::new(q));
+        Ok(())
+    }
+
+    /// Stores the (2-D) value product-quantised with `dsub` columns per subspace and `ksub`
+    /// centroids each, and replaces it by the decoded table.
+    pub fn quantize_pq(
+        &mut self,
+        dsub: usize,
+        ksub: usize,
+        iterations: usize,
+        seed: u64,
+    ) -> Result<(), CoreError> {
+        let q = PqTable::quantize(&self.value, dsub, ksub, iterations, 65_536, seed)?;
+        self.value = q.dequantize();
+        self.storage = Storage::Pq(Arc::new(q));
+        Ok(())
+    }
+
+    /// The int8 form, when the parameter is stored so.
+    pub fn int8(&self) -> Option<&Int8Rows> {
+        match &self.storage {
+            Storage::Int8(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// Whether the parameter is stored in a compressed form.
+    pub fn is_compressed(&self) -> bool {
+        self.storage != Storage::Dense
     }
 
     /// Number of scalar values.

@@ -65,6 +65,7 @@ fn config(c: &Value) -> TransformerConfig {
         layer_norm_eps: 1e-5,
         embedding_init_std: 1.0,
         pooler: false,
+        head_dim: None,
     }
 }
 

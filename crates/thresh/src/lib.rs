@@ -8,6 +8,7 @@
 //! - [`system`]: facts about the running process (peak memory).
 
 pub mod bench;
+pub mod compress;
 pub mod data;
 pub mod doctor;
 pub mod embed;

@@ -180,7 +180,9 @@ pub fn read_config(dir: &Path) -> Result<BertConfig, PretrainedError> {
     if config.is_decoder {
         return unsupported("is_decoder", "true".into(), "encoders only (false)");
     }
-    if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+    if config.num_attention_heads == 0
+        || !config.hidden_size.is_multiple_of(config.num_attention_heads)
+    {
         return unsupported(
             "num_attention_heads",
             config.num_attention_heads.to_string(),
@@ -272,6 +274,7 @@ impl BertConfig {
             layer_norm_eps: self.layer_norm_eps,
             embedding_init_std: 0.02,
             pooler,
+            head_dim: None,
         }
     }
 }

@@ -46,11 +46,30 @@ impl MultiHeadAttention {
     ///
     /// Initialisation follows PyTorch: Xavier-uniform `qkv` weight, zero biases.
     pub fn new(name: &str, d: usize, heads: usize, dropout: f32, rng: &mut Rng) -> Self {
-        assert!(heads > 0 && d % heads == 0, "width {d} is not divisible by {heads} heads");
-        let mut qkv = Linear::new(&format!("{name}.qkv"), d, 3 * d, true, rng);
-        let bound = (6.0 / (d + 3 * d) as f32).sqrt();
+        assert!(
+            heads > 0 && d.is_multiple_of(heads),
+            "width {d} is not divisible by {heads} heads"
+        );
+        Self::with_head_dim(name, d, heads, d / heads, dropout, rng)
+    }
+
+    /// Attention on width `d` with `heads` heads of width `head_dim` each (their total may
+    /// differ from `d`, as after pruning heads): `qkv` is `d → 3·heads·head_dim` and `out`
+    /// `heads·head_dim → d`.
+    pub fn with_head_dim(
+        name: &str,
+        d: usize,
+        heads: usize,
+        head_dim: usize,
+        dropout: f32,
+        rng: &mut Rng,
+    ) -> Self {
+        assert!(heads > 0 && head_dim > 0, "attention needs heads of positive width");
+        let inner = heads * head_dim;
+        let mut qkv = Linear::new(&format!("{name}.qkv"), d, 3 * inner, true, rng);
+        let bound = (6.0 / (d + 3 * inner) as f32).sqrt();
         qkv.weight.value.data_mut().iter_mut().for_each(|w| *w = rng.uniform_range(-bound, bound));
-        let mut out = Linear::new(&format!("{name}.out"), d, d, true, rng);
+        let mut out = Linear::new(&format!("{name}.out"), inner, d, true, rng);
         for b in [&mut qkv.bias, &mut out.bias].into_iter().flatten() {
             b.value.fill(0.0);
         }

@@ -24,8 +24,10 @@ use rayon::prelude::*;
 pub struct EncoderBlockConfig {
     /// Model width.
     pub d_model: usize,
-    /// Attention heads; must divide `d_model`.
+    /// Attention heads.
     pub heads: usize,
+    /// Width of one head (usually `d_model / heads`).
+    pub head_dim: usize,
     /// Hidden width of the feed-forward network.
     pub d_ff: usize,
     /// Dropout after each sub-layer and inside the feed-forward network.
@@ -82,10 +84,11 @@ impl EncoderBlock {
         let d = cfg.d_model;
         EncoderBlock {
             norm_first: cfg.norm_first,
-            attention: MultiHeadAttention::new(
+            attention: MultiHeadAttention::with_head_dim(
                 &format!("{name}.attention"),
                 d,
                 cfg.heads,
+                cfg.head_dim,
                 cfg.attention_dropout,
                 rng,
             ),
@@ -245,6 +248,7 @@ mod tests {
         let cfg = EncoderBlockConfig {
             d_model: 8,
             heads: 2,
+            head_dim: 4,
             d_ff: 12,
             dropout,
             attention_dropout: dropout,

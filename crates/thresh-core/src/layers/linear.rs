@@ -7,6 +7,7 @@
 
 use crate::gemm::{matmul, View};
 use crate::param::{Module, Param};
+use crate::qgemm::{qmatmul, QuantizedRows};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use crate::threads::{par_column_reduce, par_rows};
@@ -20,6 +21,8 @@ pub struct Linear {
     pub bias: Option<Param>,
     out: Tensor,
     dx: Tensor,
+    /// Int8 codes of the last input, when the weight is stored as int8.
+    qx: QuantizedRows,
 }
 
 impl Linear {
@@ -34,7 +37,13 @@ impl Linear {
             Param::new(format!("{name}.bias"), Tensor::from_vec(b, &[d_out]).unwrap())
                 .with_decay(true)
         });
-        Linear { weight, bias, out: Tensor::default(), dx: Tensor::default() }
+        Linear {
+            weight,
+            bias,
+            out: Tensor::default(),
+            dx: Tensor::default(),
+            qx: QuantizedRows::default(),
+        }
     }
 
     /// Input width.
@@ -52,7 +61,7 @@ impl Linear {
         let mut shape = x.shape().to_vec();
         *shape.last_mut().expect("linear input needs a last dimension") = self.d_out();
         self.out.resize(&shape);
-        Self::apply(&self.weight, self.bias.as_ref(), x, &mut self.out);
+        Self::apply(&self.weight, self.bias.as_ref(), x, &mut self.out, &mut self.qx);
         &self.out
     }
 
@@ -65,15 +74,19 @@ impl Linear {
         let mut shape = x.shape().to_vec();
         *shape.last_mut().expect("linear input needs a last dimension") = d_out;
         self.out.resize(&shape);
-        matmul(
-            self.out.data_mut(),
-            d_out,
-            View::new(x.data(), x.rows(), d_in),
-            View::new(self.weight.value.data(), d_out, d_in).t(),
-            1.0,
-            false,
-            true,
-        );
+        if let Some(q) = self.weight.int8() {
+            Self::apply_int8(q, None, x, &mut self.out, &mut self.qx);
+        } else {
+            matmul(
+                self.out.data_mut(),
+                d_out,
+                View::new(x.data(), x.rows(), d_in),
+                View::new(self.weight.value.data(), d_out, d_in).t(),
+                1.0,
+                false,
+                true,
+            );
+        }
         (&mut self.out, self.bias.as_ref().map(|b| b.value.data()))
     }
 
@@ -82,10 +95,33 @@ impl Linear {
         &self.out
     }
 
+    /// The int8 product: `x` quantised per row at run time, integer sums, scaled back.
+    fn apply_int8(
+        q: &crate::quant::Int8Rows,
+        bias: Option<&[f32]>,
+        x: &Tensor,
+        out: &mut Tensor,
+        qx: &mut QuantizedRows,
+    ) {
+        let packed = q.packed();
+        qx.quantize(x.data(), q.cols(), packed.padded_k());
+        qmatmul(out.data_mut(), qx, packed, q.scales(), bias, true);
+    }
+
     /// `out = x Wᵀ + b` into a caller-owned buffer already shaped `[rows, d_out]`.
-    fn apply(weight: &Param, bias: Option<&Param>, x: &Tensor, out: &mut Tensor) {
+    fn apply(
+        weight: &Param,
+        bias: Option<&Param>,
+        x: &Tensor,
+        out: &mut Tensor,
+        qx: &mut QuantizedRows,
+    ) {
         let (d_out, d_in) = (weight.value.shape()[0], weight.value.shape()[1]);
         assert_eq!(x.cols(), d_in, "{}: input width", weight.name);
+        if let Some(q) = weight.int8() {
+            Self::apply_int8(q, bias.map(|b| b.value.data()), x, out, qx);
+            return;
+        }
         let rows = x.rows();
         if let Some(b) = bias {
             let b = b.value.data();

@@ -222,6 +222,8 @@ impl BagClassifier {
         lr: f32,
     ) -> Result<SgdTotals, CoreError> {
         let shards = shards.max(1);
+        self.embeddings.storage = crate::param::Storage::Dense;
+        self.head.storage = crate::param::Storage::Dense;
         for ex in examples {
             self.check_ids(ex.ids)?;
             if let Some(&c) =

@@ -2,6 +2,7 @@
 
 pub mod bag;
 pub mod cnn;
+pub mod prune;
 pub mod transformer;
 
 pub use bag::{BagClassifier, BagConfig, SgdExample, SgdTotals};

@@ -58,6 +58,10 @@ pub struct TransformerConfig {
     /// A square linear map and `tanh` on the pooled vector before the head (BERT's pooler).
     #[serde(default)]
     pub pooler: bool,
+    /// Width of one attention head; `None` means `d_model / heads`. A model whose heads were
+    /// pruned keeps the original head width with fewer heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_dim: Option<usize>,
 }
 
 impl TransformerConfig {
@@ -85,6 +89,7 @@ impl TransformerConfig {
             layer_norm_eps: 1e-5,
             embedding_init_std: 1.0,
             pooler: false,
+            head_dim: None,
         }
     }
 
@@ -94,8 +99,17 @@ impl TransformerConfig {
         if self.vocab_size == 0 || self.max_len == 0 || self.d_model == 0 || self.d_ff == 0 {
             return bad("vocabulary, max length, width and FFN width must be positive".into());
         }
-        if self.heads == 0 || self.d_model % self.heads != 0 {
-            return bad(format!("width {} is not divisible by {} heads", self.d_model, self.heads));
+        match self.head_dim {
+            Some(0) => return bad("head width must be positive".into()),
+            Some(_) if self.heads == 0 => return bad("a model needs at least one head".into()),
+            Some(_) => {}
+            None if self.heads == 0 || !self.d_model.is_multiple_of(self.heads) => {
+                return bad(format!(
+                    "width {} is not divisible by {} heads",
+                    self.d_model, self.heads
+                ));
+            }
+            None => {}
         }
         if self.classes < 2 {
             return bad(format!("{} classes; a classifier needs at least 2", self.classes));
@@ -113,10 +127,16 @@ impl TransformerConfig {
         Ok(())
     }
 
+    /// Width of one attention head.
+    pub fn head_width(&self) -> usize {
+        self.head_dim.unwrap_or(self.d_model / self.heads.max(1))
+    }
+
     fn block(&self) -> EncoderBlockConfig {
         EncoderBlockConfig {
             d_model: self.d_model,
             heads: self.heads,
+            head_dim: self.head_width(),
             d_ff: self.d_ff,
             dropout: self.dropout,
             attention_dropout: self.attention_dropout,

@@ -66,6 +66,8 @@ impl AdamW {
             if !p.trainable {
                 return;
             }
+            // The update leaves any compressed form behind.
+            p.storage = crate::param::Storage::Dense;
             let lr = lr * p.lr_scale;
             let step_size = lr / bc1;
             let decay = if p.decay { 1.0 - lr * wd } else { 1.0 };

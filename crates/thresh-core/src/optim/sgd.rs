@@ -36,6 +36,8 @@ impl Sgd {
             if !p.trainable {
                 return;
             }
+            // The update leaves any compressed form behind.
+            p.storage = crate::param::Storage::Dense;
             let wd = if p.decay { wd } else { 0.0 };
             let grad = p.grad.data();
             let w = p.value.data_mut();

@@ -85,6 +85,26 @@ pub struct ModelConfig {
     /// How a [`ModelKind::Cnn`] model's pixels are scaled: `(v / 255 − mean) / std`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pixels: Option<PixelScale>,
+    /// What `thresh compress` did to make this model from another, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<Compression>,
+}
+
+/// The `compression` entry of a compressed model's `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compression {
+    /// The model directory it was made from.
+    pub source: String,
+    /// `int8` or `pq`, when quantised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantize: Option<String>,
+    /// What pruning removed, when pruned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<String>,
+    /// Epochs of fine-tuning after pruning.
+    #[serde(default)]
+    pub finetune_epochs: usize,
 }
 
 /// The normalisation of image pixels, measured on the training images.
@@ -117,6 +137,7 @@ impl ModelConfig {
             bag: None,
             cnn: None,
             pixels: None,
+            compression: None,
         }
     }
 

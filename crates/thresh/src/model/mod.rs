@@ -13,7 +13,9 @@ mod error;
 mod image;
 mod network;
 
-pub use config::{ModelConfig, ModelKind, PixelScale, CONFIG_FILE, MODEL_FORMAT, WEIGHTS_FILE};
+pub use config::{
+    Compression, ModelConfig, ModelKind, PixelScale, CONFIG_FILE, MODEL_FORMAT, WEIGHTS_FILE,
+};
 pub use dir::{load, load_config, save, Model};
 pub use error::ModelError;
 pub use image::{load_image_model, save_image_model, ImageModel};

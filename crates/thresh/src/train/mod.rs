@@ -23,5 +23,5 @@ pub use image_trainer::{evaluate_images, image_probabilities, predict_image_file
 pub use options::{ClassWeights, LossKind, ScheduleKind, TrainOptions, MAX_DEFAULT_LENGTH};
 pub use trainer::{
     evaluate_encoded, resume, resume_with, train, TrainOutcome, DEFAULT_THRESHOLD, HISTORY_FILE,
-    METRICS_FILE,
+    METRICS_FILE, PRETRAINED_CONFIG_FILE,
 };

@@ -260,7 +260,7 @@ impl TrainOptions {
                 return Err(invalid(flag, "must be at least 1"));
             }
         }
-        if self.d_model % self.heads != 0 {
+        if !self.d_model.is_multiple_of(self.heads) {
             return Err(invalid(
                 "--heads",
                 format!("{} heads do not divide the width {}", self.heads, self.d_model),

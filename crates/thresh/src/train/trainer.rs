@@ -538,7 +538,11 @@ fn run_in_pool(
     let (config, mut network) = match &options.init {
         Some(dir) => {
             let loaded = model::load(dir)?;
-            let config = ModelConfig { thresh_version: config.thresh_version, ..loaded.config };
+            let config = ModelConfig {
+                thresh_version: config.thresh_version,
+                compression: None,
+                ..loaded.config
+            };
             (config, loaded.network)
         }
         None => {
