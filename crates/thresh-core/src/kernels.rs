@@ -174,32 +174,58 @@ kernel! {
     }
 }
 
-/// Longest row [`softmax`] pads to whole lanes on the stack.
-const SOFTMAX_PAD_MAX: usize = 256;
+/// `n` rounded up to whole 16-lane vectors: the row stride that lets [`softmax_padded`] run
+/// vectorised over every entry.
+pub fn lane_padded(n: usize) -> usize {
+    n.next_multiple_of(LANES)
+}
+
+/// Softmax of the first `len` entries of one row whose length is a multiple of 16 (see
+/// [`lane_padded`]); the rest of the row is set to 0. The padding is −∞ for the maximum and 0
+/// for the sum, which leaves both exactly as over the entries alone (same lanes, same order),
+/// so the result equals [`softmax`] of `row[..len]` bit for bit while `exp` runs on whole
+/// vectors.
+#[inline(always)]
+fn softmax_padded_row(row: &mut [f32], len: usize) {
+    // The padding is applied in registers (a select on the entry index): writing it to
+    // memory first would stall the whole-vector loads that follow.
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    for (ci, c) in row.chunks_exact(LANES).enumerate() {
+        for i in 0..LANES {
+            let v = if ci * LANES + i < len { c[i] } else { f32::NEG_INFINITY };
+            acc[i] = acc[i].max(v);
+        }
+    }
+    let max = acc.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // The sum is taken as the exponentials are made, in the lanes and order of `lane_sum`.
+    let mut sum = [0.0f32; LANES];
+    for (ci, c) in row.chunks_exact_mut(LANES).enumerate() {
+        for i in 0..LANES {
+            let e = math::exp(c[i] - max);
+            let e = if ci * LANES + i < len { e } else { 0.0 };
+            c[i] = e;
+            sum[i] += e;
+        }
+    }
+    let inv = 1.0 / combine(sum);
+    for v in row[..len].iter_mut() {
+        *v *= inv;
+    }
+}
+
+kernel! {
+    /// [`softmax_padded_row`] on the first `rows` rows of `plane`, each `stride` long (a
+    /// multiple of 16), over their first `len` entries.
+    pub fn softmax_padded(plane: &mut [f32], stride: usize, rows: usize, len: usize) {
+        for row in plane.chunks_exact_mut(stride).take(rows) {
+            softmax_padded_row(row, len);
+        }
+    }
+}
 
 kernel! {
     /// Replaces `row` by its softmax.
     pub fn softmax(row: &mut [f32]) {
-        let n = row.len();
-        if !n.is_multiple_of(LANES) && n <= SOFTMAX_PAD_MAX {
-            // A short row padded to whole lanes, so `exp` runs vectorised over all of it. The
-            // padding is −∞ for the maximum and 0 for the sum, which leaves both exactly as
-            // they are over the row alone (same lanes, same order).
-            let mut buf = [0.0f32; SOFTMAX_PAD_MAX];
-            let buf = &mut buf[..n.div_ceil(LANES) * LANES];
-            buf[..n].copy_from_slice(row);
-            buf[n..].fill(f32::NEG_INFINITY);
-            let max = lane_max(buf);
-            for v in buf.iter_mut() {
-                *v = math::exp(*v - max);
-            }
-            buf[n..].fill(0.0);
-            let inv = 1.0 / lane_sum(buf);
-            for (r, &b) in row.iter_mut().zip(buf.iter()) {
-                *r = b * inv;
-            }
-            return;
-        }
         let max = lane_max(row);
         for v in row.iter_mut() {
             *v = math::exp(*v - max);
@@ -493,16 +519,20 @@ kernel! {
     /// Symmetric int8 codes of `x` into `codes` (as long as `x`); returns the scale
     /// `max|x| / 127` (0 for a zero row, whose codes are all 0).
     pub fn quantize_row(x: &[f32], codes: &mut [i8]) -> f32 {
+        // A comparison rather than `f32::max`, whose NaN rule costs extra instructions per
+        // vector (a NaN input yields code 0 either way).
         let mut acc = [0.0f32; LANES];
         let chunks = x.chunks_exact(LANES);
         let rest = chunks.remainder();
         for c in chunks {
             for i in 0..LANES {
-                acc[i] = acc[i].max(c[i].abs());
+                let v = c[i].abs();
+                acc[i] = if v > acc[i] { v } else { acc[i] };
             }
         }
         for (a, &r) in acc.iter_mut().zip(rest) {
-            *a = a.max(r.abs());
+            let v = r.abs();
+            *a = if v > *a { v } else { *a };
         }
         let amax = acc.iter().copied().fold(0.0f32, f32::max);
         if amax == 0.0 || !amax.is_finite() {
@@ -524,20 +554,20 @@ kernel! {
 mod tests {
     use super::*;
 
-    /// Padding short rows to whole lanes changes no bit of the result.
+    /// Padding rows to whole lanes changes no bit of the result.
     #[test]
-    fn padded_softmax_equals_the_row_by_row_computation() {
+    fn padded_softmax_equals_softmax_of_the_entries() {
         let mut rng = crate::rng::Rng::new(11);
         for n in 1..80 {
             let row: Vec<f32> = (0..n).map(|_| rng.normal() * 3.0).collect();
             let mut want = row.clone();
-            let max = lane_max(&want);
-            want.iter_mut().for_each(|v| *v = math::exp(*v - max));
-            let inv = 1.0 / lane_sum(&want);
-            want.iter_mut().for_each(|v| *v *= inv);
+            softmax(&mut want);
             let mut got = row.clone();
-            softmax(&mut got);
-            assert_eq!(got, want, "row of {n}");
+            got.resize(lane_padded(n), 7.0);
+            let stride = got.len();
+            softmax_padded(&mut got, stride, 1, n);
+            assert_eq!(&got[..n], &want[..], "row of {n}");
+            assert!(got[n..].iter().all(|&v| v == 0.0));
         }
     }
 

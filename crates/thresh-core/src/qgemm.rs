@@ -254,8 +254,11 @@ pub fn qmatmul_with(
         return;
     }
     let job = Job { a, w, w_scales, bias, kernel };
-    // Panels of whole row blocks; the split depends on the data size only.
-    let per = (crate::threads::rows_per_task(n).max(8)).div_ceil(4) * 4;
+    // Panels of whole row blocks, a few per thread. Every output element is one exact
+    // integer sum and one scaling, so the split (unlike a float reduction's) cannot change
+    // any result.
+    let tasks = 4 * rayon::current_num_threads();
+    let per = rows.div_ceil(tasks).max(16).div_ceil(4) * 4;
     if parallel && rows > per {
         dst.par_chunks_mut(per * n).enumerate().for_each(|(i, d)| job.panel(i * per, d));
     } else {

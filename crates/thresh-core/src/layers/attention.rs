@@ -31,7 +31,8 @@ pub struct MultiHeadAttention {
     stream: u64,
     active: bool,
     mask: PaddingMask,
-    /// Softmax probabilities, `[batch, heads, seq, seq]`.
+    /// Softmax probabilities, `[batch, heads, seq, stride]` with rows padded to whole vectors
+    /// (`stride = kernels::lane_padded(seq)`, padding 0).
     probs: Vec<f32>,
     /// Probabilities after dropout (used only when dropout was active).
     dropped: Vec<f32>,
@@ -100,7 +101,8 @@ impl MultiHeadAttention {
         self.stream = stream;
     }
 
-    /// The attention probabilities of the last forward pass, `[batch, heads, seq, seq]`.
+    /// The attention probabilities of the last forward pass, `[batch, heads, seq, stride]`,
+    /// each row padded with zeros to `stride = kernels::lane_padded(seq)` entries.
     pub fn probabilities(&self) -> &[f32] {
         &self.probs
     }
@@ -145,7 +147,9 @@ impl MultiHeadAttention {
         }
         self.mask.clone_from(mask);
         let (qkv, qkv_bias) = self.qkv.forward_unbiased(x);
-        let plane = heads * seq * seq;
+        // Probability rows are padded to whole vectors, so the softmax runs vectorised.
+        let sp = kernels::lane_padded(seq);
+        let plane = heads * seq * sp;
         self.probs.resize(batch * plane, 0.0);
         // Without dropout, each sequence gets a one-element placeholder chunk.
         let dropped_chunk = if active { plane } else { 1 };
@@ -169,19 +173,18 @@ impl MultiHeadAttention {
                     probs.fill(0.0);
                 }
                 for h in 0..heads {
-                    let ph = &mut probs[h * seq * seq..(h + 1) * seq * seq];
+                    let ph = &mut probs[h * seq * sp..(h + 1) * seq * sp];
                     let q = View::strided(&qkv_b[h * dh..], len, dh, 3 * d);
                     let k = View::strided(&qkv_b[d + h * dh..], len, dh, 3 * d);
                     let v = View::strided(&qkv_b[2 * d + h * dh..], len, dh, 3 * d);
-                    matmul(ph, seq, q, k.t(), scale, false, false);
-                    for i in 0..len {
-                        kernels::softmax(&mut ph[i * seq..i * seq + len]);
-                    }
+                    matmul(ph, sp, q, k.t(), scale, false, false);
+                    kernels::softmax_padded(ph, sp, len, len);
                     let pv = if active {
-                        let dh_plane = &mut dropped[h * seq * seq..(h + 1) * seq * seq];
+                        let dh_plane = &mut dropped[h * seq * sp..(h + 1) * seq * sp];
+                        // Mask positions count the logical seq × seq plane.
                         let base = ((b * heads + h) * seq * seq) as u64;
                         for i in 0..len {
-                            let row = i * seq..i * seq + len;
+                            let row = i * sp..i * sp + len;
                             apply_dropout_row(
                                 &ph[row.clone()],
                                 &mut dh_plane[row],
@@ -196,7 +199,7 @@ impl MultiHeadAttention {
                     matmul(
                         &mut ctx[h * dh..],
                         d,
-                        View::strided(pv, len, len, seq),
+                        View::strided(pv, len, len, sp),
                         v,
                         1.0,
                         false,
@@ -218,13 +221,14 @@ impl MultiHeadAttention {
         let dctx = dctx.data();
         let qkv = self.qkv.output().data();
         let (probs, dropped, mask) = (&self.probs, &self.dropped, &self.mask);
-        let plane = heads * seq * seq;
+        let sp = kernels::lane_padded(seq);
+        let plane = heads * seq * sp;
         self.dqkv.resize(&[batch * seq, 3 * d]);
-        self.scratch.resize(batch * seq * seq, 0.0);
+        self.scratch.resize(batch * seq * sp, 0.0);
         self.dqkv
             .data_mut()
             .par_chunks_mut(seq * 3 * d)
-            .zip(self.scratch.par_chunks_mut(seq * seq))
+            .zip(self.scratch.par_chunks_mut(seq * sp))
             .enumerate()
             .for_each(|(b, (dqkv, ds))| {
                 let len = mask.len(b);
@@ -232,9 +236,9 @@ impl MultiHeadAttention {
                 let dctx_b = &dctx[b * seq * d..(b + 1) * seq * d];
                 dqkv[len * 3 * d..].fill(0.0);
                 for h in 0..heads {
-                    let off = b * plane + h * seq * seq;
-                    let ph = &probs[off..off + seq * seq];
-                    let pv = if active { &dropped[off..off + seq * seq] } else { ph };
+                    let off = b * plane + h * seq * sp;
+                    let ph = &probs[off..off + seq * sp];
+                    let pv = if active { &dropped[off..off + seq * sp] } else { ph };
                     let q = View::strided(&qkv_b[h * dh..], len, dh, 3 * d);
                     let k = View::strided(&qkv_b[d + h * dh..], len, dh, 3 * d);
                     let v = View::strided(&qkv_b[2 * d + h * dh..], len, dh, 3 * d);
@@ -243,29 +247,29 @@ impl MultiHeadAttention {
                     matmul(
                         &mut dqkv[2 * d + h * dh..],
                         3 * d,
-                        View::strided(pv, len, len, seq).t(),
+                        View::strided(pv, len, len, sp).t(),
                         dc,
                         1.0,
                         false,
                         false,
                     );
                     // dP' = dC Vᵀ, then back through dropout and softmax into dS.
-                    matmul(ds, seq, dc, v.t(), 1.0, false, false);
+                    matmul(ds, sp, dc, v.t(), 1.0, false, false);
                     for i in 0..len {
-                        let row = &mut ds[i * seq..i * seq + len];
-                        let p_row = &ph[i * seq..i * seq + len];
+                        let row = &mut ds[i * sp..i * sp + len];
+                        let p_row = &ph[i * sp..i * sp + len];
                         if active {
                             // A kept probability is non-zero after dropout; a dropped one passes
                             // no gradient. (A kept probability that underflowed to zero has a
                             // zero softmax gradient anyway.)
-                            let pv_row = &pv[i * seq..i * seq + len];
+                            let pv_row = &pv[i * sp..i * sp + len];
                             for (g, &kept) in row.iter_mut().zip(pv_row) {
                                 *g = if kept != 0.0 { *g * keep_scale } else { 0.0 };
                             }
                         }
                         kernels::softmax_backward(row, p_row);
                     }
-                    let dsv = View::strided(ds, len, len, seq);
+                    let dsv = View::strided(ds, len, len, sp);
                     // dQ = dS K · scale, dK = dSᵀ Q · scale
                     matmul(&mut dqkv[h * dh..], 3 * d, dsv, k, scale, false, false);
                     matmul(&mut dqkv[d + h * dh..], 3 * d, dsv.t(), q, scale, false, false);

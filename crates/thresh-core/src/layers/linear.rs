@@ -66,7 +66,8 @@ impl Linear {
     }
 
     /// `x Wᵀ` without the bias, which the caller adds (typically fused into the next
-    /// element-wise step, saving a pass over the output). Returns the product and the bias.
+    /// element-wise step, saving a pass over the output). Returns the product and the bias
+    /// still to add: `None` when there is none, or when an int8 weight's kernel added it.
     /// Backward is unchanged: `dy` is the gradient of the biased output.
     pub fn forward_unbiased(&mut self, x: &Tensor) -> (&mut Tensor, Option<&[f32]>) {
         let (d_out, d_in) = (self.d_out(), self.d_in());
@@ -75,18 +76,20 @@ impl Linear {
         *shape.last_mut().expect("linear input needs a last dimension") = d_out;
         self.out.resize(&shape);
         if let Some(q) = self.weight.int8() {
-            Self::apply_int8(q, None, x, &mut self.out, &mut self.qx);
-        } else {
-            matmul(
-                self.out.data_mut(),
-                d_out,
-                View::new(x.data(), x.rows(), d_in),
-                View::new(self.weight.value.data(), d_out, d_in).t(),
-                1.0,
-                false,
-                true,
-            );
+            // The integer kernel's epilogue adds the bias at no cost.
+            let bias = self.bias.as_ref().map(|b| b.value.data());
+            Self::apply_int8(q, bias, x, &mut self.out, &mut self.qx);
+            return (&mut self.out, None);
         }
+        matmul(
+            self.out.data_mut(),
+            d_out,
+            View::new(x.data(), x.rows(), d_in),
+            View::new(self.weight.value.data(), d_out, d_in).t(),
+            1.0,
+            false,
+            true,
+        );
         (&mut self.out, self.bias.as_ref().map(|b| b.value.data()))
     }
 
@@ -212,6 +215,35 @@ mod tests {
         let y = lin.forward(&x);
         assert_eq!(y.shape(), &[2, 3]);
         assert_eq!(y.data(), &[-0.5, -2., -1., 3.5, 7., 13.]);
+    }
+
+    /// With an int8 weight the layer multiplies in integers: its output is the integer
+    /// product of the quantised input (not the float product with the dequantised weight,
+    /// which it approximates), and the unbiased form carries the bias already.
+    #[test]
+    fn int8_weights_run_through_the_integer_kernel() {
+        let mut rng = Rng::new(3);
+        let mut lin = Linear::new("l", 24, 20, true, &mut rng);
+        lin.weight.quantize_int8().unwrap();
+        let x = random_tensor(&[7, 24], &mut rng);
+        let y = lin.forward(&x).clone();
+        let q = lin.weight.int8().unwrap();
+        let mut qx = QuantizedRows::default();
+        qx.quantize(x.data(), 24, q.packed().padded_k());
+        let mut want = vec![0.0; 7 * 20];
+        let bias = lin.bias.as_ref().unwrap().value.data().to_vec();
+        qmatmul(&mut want, &qx, q.packed(), q.scales(), Some(&bias), false);
+        assert_eq!(y.data(), &want[..]);
+        let mut float = lin.clone();
+        float.weight.storage = crate::param::Storage::Dense;
+        let yf = float.forward(&x).clone();
+        assert_ne!(y, yf);
+        for (a, b) in y.data().iter().zip(yf.data()) {
+            assert!((a - b).abs() < 0.05, "{a} vs {b}");
+        }
+        let (u, rest) = lin.forward_unbiased(&x);
+        assert!(rest.is_none());
+        assert_eq!(u.data(), y.data());
     }
 
     /// Central differences with step 1e-2; relative tolerance 1e-2 plus 1e-3 absolute.
