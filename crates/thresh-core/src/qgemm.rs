@@ -253,21 +253,83 @@ pub fn qmatmul_with(
     if rows == 0 || n == 0 {
         return;
     }
-    let job = Job { a, w, w_scales, bias, kernel };
-    // Panels of whole row blocks, a few per thread. Every output element is one exact
-    // integer sum and one scaling, so the split (unlike a float reduction's) cannot change
-    // any result.
-    let tasks = 4 * rayon::current_num_threads();
-    let per = rows.div_ceil(tasks).max(16).div_ceil(4) * 4;
+    let job = |codes, scales, dst: &mut [f32]| {
+        let job = Job { codes, scales, w, w_scales, bias, kernel };
+        job.panel(dst);
+    };
+    let per = rows_per_panel(rows);
+    let kp = w.kp;
     if parallel && rows > per {
-        dst.par_chunks_mut(per * n).enumerate().for_each(|(i, d)| job.panel(i * per, d));
+        dst.par_chunks_mut(per * n)
+            .zip(a.codes.par_chunks(per * kp))
+            .zip(a.scales.par_chunks(per))
+            .for_each(|((d, c), s)| job(c, s, d));
     } else {
-        job.panel(0, dst);
+        job(&a.codes, &a.scales, dst);
     }
 }
 
+/// Rows per parallel panel: a few panels per thread, whole row blocks. Every output element
+/// is one exact integer sum and one scaling, so the split (unlike a float reduction's) cannot
+/// change any result.
+fn rows_per_panel(rows: usize) -> usize {
+    let tasks = 4 * rayon::current_num_threads();
+    rows.div_ceil(tasks).max(16).div_ceil(4) * 4
+}
+
+/// Quantises the `w.k()`-wide rows of `x` into `a` and multiplies them as [`qmatmul`] does,
+/// in one parallel pass: each task quantises the rows it then multiplies, while they are in
+/// cache.
+pub fn quantize_and_multiply(
+    dst: &mut [f32],
+    x: &[f32],
+    a: &mut QuantizedRows,
+    w: &PackedWeights,
+    w_scales: &[f32],
+    bias: Option<&[f32]>,
+) {
+    let (k, kp, n) = (w.k, w.kp, w.n);
+    assert!(k > 0, "quantize_and_multiply: empty rows");
+    let rows = x.len() / k;
+    assert_eq!(rows * k, x.len(), "quantize_and_multiply: input is not whole rows of {k}");
+    assert_eq!(dst.len(), rows * n, "quantize_and_multiply: destination is not {rows} x {n}");
+    assert_eq!(w_scales.len(), n, "quantize_and_multiply: weight scales");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), n, "quantize_and_multiply: bias");
+    }
+    a.stride = kp;
+    a.codes.clear();
+    a.codes.resize(rows * kp, 0);
+    a.scales.resize(rows, 0.0);
+    if rows == 0 || n == 0 {
+        return;
+    }
+    let kernel = int8_kernel();
+    let task = |codes: &mut [i8], scales: &mut [f32], x: &[f32], dst: &mut [f32]| {
+        for ((c, s), x) in codes.chunks_mut(kp).zip(scales.iter_mut()).zip(x.chunks(k)) {
+            *s = quantize_row(x, &mut c[..k]);
+        }
+        let job = Job { codes: &*codes, scales: &*scales, w, w_scales, bias, kernel };
+        job.panel(dst);
+    };
+    let per = rows_per_panel(rows);
+    if rows > per {
+        a.codes
+            .par_chunks_mut(per * kp)
+            .zip(a.scales.par_chunks_mut(per))
+            .zip(x.par_chunks(per * k))
+            .zip(dst.par_chunks_mut(per * n))
+            .for_each(|(((c, s), x), d)| task(c, s, x, d));
+    } else {
+        task(&mut a.codes, &mut a.scales, x, dst);
+    }
+}
+
+/// One panel's product: activation rows (codes at the weights' padded stride, scales) by the
+/// packed weights.
 struct Job<'a> {
-    a: &'a QuantizedRows,
+    codes: &'a [i8],
+    scales: &'a [f32],
     w: &'a PackedWeights,
     w_scales: &'a [f32],
     bias: Option<&'a [f32]>,
@@ -278,8 +340,8 @@ struct Job<'a> {
 type Tile = [[i32; 4 * BLOCK]; 4];
 
 impl Job<'_> {
-    /// Rows `r0..` of the output, `dst` holding whole rows.
-    fn panel(&self, r0: usize, dst: &mut [f32]) {
+    /// The panel's output rows, `dst` holding whole rows.
+    fn panel(&self, dst: &mut [f32]) {
         let n = self.w.n;
         let rows = dst.len() / n;
         let (max_rows, max_blocks) = match self.kernel {
@@ -292,7 +354,7 @@ impl Job<'_> {
         let mut b0 = 0;
         while b0 < blocks {
             let nb = (blocks - b0).min(max_blocks);
-            if self.fused(r0, rows, b0, nb, dst) {
+            if self.fused(0, rows, b0, nb, dst) {
                 b0 += nb;
                 continue;
             }
@@ -300,8 +362,8 @@ impl Job<'_> {
             while r < rows {
                 let nr = (rows - r).min(max_rows);
                 let out = &mut dst[r * n..(r + nr) * n];
-                self.micro(r0 + r, nr, b0, nb, &mut tile);
-                self.epilogue(&tile, r0 + r, nr, b0, nb, out);
+                self.micro(r, nr, b0, nb, &mut tile);
+                self.epilogue(&tile, r, nr, b0, nb, out);
                 r += nr;
             }
             b0 += nb;
@@ -317,13 +379,13 @@ impl Job<'_> {
             let groups = kp / KSTEP;
             let (o0, o1) = (b0 * BLOCK, ((b0 + nb) * BLOCK).min(self.w.n));
             let ctx = x86::Epilogue {
-                a_scales: &self.a.scales[r..r + nr],
+                a_scales: &self.scales[r..r + nr],
                 w_scales: &self.w_scales[o0..o1],
                 bias: self.bias.map(|b| &b[o0..o1]),
                 ld: self.w.n,
                 col: o0,
             };
-            let a = &self.a.codes[r * kp..(r + nr) * kp];
+            let a = &self.codes[r * kp..(r + nr) * kp];
             let w = &self.w.data[b0 * groups * BLOCK * KSTEP..(b0 + nb) * groups * BLOCK * KSTEP];
             let off = &self.w.offsets[b0 * BLOCK..(b0 + nb) * BLOCK];
             // SAFETY: `qmatmul_with` checked that this CPU runs the VNNI kernel; the slices
@@ -337,7 +399,7 @@ impl Job<'_> {
 
     fn micro(&self, r: usize, nr: usize, b0: usize, nb: usize, tile: &mut Tile) {
         let kp = self.w.kp;
-        let a = &self.a.codes[r * kp..(r + nr) * kp];
+        let a = &self.codes[r * kp..(r + nr) * kp];
         let groups = kp / KSTEP;
         let w = &self.w.data[b0 * groups * BLOCK * KSTEP..(b0 + nb) * groups * BLOCK * KSTEP];
         match self.kernel {
@@ -357,7 +419,7 @@ impl Job<'_> {
         let o1 = ((b0 + nb) * BLOCK).min(n);
         let ws = &self.w_scales[o0..o1];
         for i in 0..nr {
-            let sa = self.a.scales[r + i];
+            let sa = self.scales[r + i];
             let out = &mut dst[i * n + o0..i * n + o1];
             let acc = &tile[i][..o1 - o0];
             let bias = self.bias.map(|b| &b[o0..o1]);
@@ -647,6 +709,9 @@ mod tests {
                     assert_eq!(got, want, "{kernel} rows {rows} k {k} n {n}");
                 }
             }
+            let (mut got, mut b) = (vec![f32::NAN; rows * n], QuantizedRows::default());
+            quantize_and_multiply(&mut got, &x, &mut b, &packed, &ws, Some(&bias));
+            assert_eq!((got, b), (want, a), "quantise and multiply, rows {rows} k {k} n {n}");
         }
     }
 

@@ -7,7 +7,7 @@
 
 use crate::gemm::{matmul, View};
 use crate::param::{Module, Param};
-use crate::qgemm::{qmatmul, QuantizedRows};
+use crate::qgemm::{quantize_and_multiply, QuantizedRows};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use crate::threads::{par_column_reduce, par_rows};
@@ -106,9 +106,7 @@ impl Linear {
         out: &mut Tensor,
         qx: &mut QuantizedRows,
     ) {
-        let packed = q.packed();
-        qx.quantize(x.data(), q.cols(), packed.padded_k());
-        qmatmul(out.data_mut(), qx, packed, q.scales(), bias, true);
+        quantize_and_multiply(out.data_mut(), x.data(), qx, q.packed(), q.scales(), bias);
     }
 
     /// `out = x Wᵀ + b` into a caller-owned buffer already shaped `[rows, d_out]`.
@@ -204,6 +202,7 @@ impl Module for Linear {
 mod tests {
     use super::*;
     use crate::gradcheck::{check_input_grad, check_param_grads, random_tensor};
+    use crate::qgemm::qmatmul;
 
     #[test]
     fn forward_matches_hand_computation() {
