@@ -471,10 +471,14 @@ mod x86 {
         pub col: usize,
     }
 
-    /// [`vnni_fused`] over `nr` rows (any number), four at a time.
+    /// Sums for `nr` rows (any number, four at a time) and `nb` blocks (at most 4) with
+    /// `vpdpbusd`, then the epilogue in registers, storing `f32` outputs into `out`.
     ///
     /// # Safety
-    /// As [`vnni_fused`], for `nr` rows.
+    /// The CPU must support AVX-512 F, BW and VNNI. `a` holds `nr` rows of `kp` codes, `w`
+    /// `nb` packed blocks of `kp / 4` groups and `off` their `nb · 16` offsets; `out` holds
+    /// `nr` rows of `ctx.ld` and `ctx` the channels of the `nb` blocks (the last may be
+    /// partial).
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn vnni_panel(
@@ -490,58 +494,34 @@ mod x86 {
         let mut r = 0;
         while r < nr {
             let rows = (nr - r).min(4);
-            let part = Epilogue { a_scales: &ctx.a_scales[r..r + rows], ..*ctx };
+            let ctx = Epilogue { a_scales: &ctx.a_scales[r..r + rows], ..*ctx };
             let a = &a[r * kp..(r + rows) * kp];
             let out = &mut out[r * ctx.ld..(r + rows) * ctx.ld];
-            // SAFETY: the caller's guarantees, restricted to rows r..r + rows.
-            unsafe { vnni_fused(a, w, off, kp, rows, nb, &part, out) };
+            macro_rules! go {
+                ($r:literal, $b:literal) => {
+                    vnni_fused_tile::<$r, $b>(a, w, off, kp, &ctx, out)
+                };
+            }
+            match (rows, nb) {
+                (4, 4) => go!(4, 4),
+                (4, 3) => go!(4, 3),
+                (4, 2) => go!(4, 2),
+                (4, 1) => go!(4, 1),
+                (3, 4) => go!(3, 4),
+                (3, 3) => go!(3, 3),
+                (3, 2) => go!(3, 2),
+                (3, 1) => go!(3, 1),
+                (2, 4) => go!(2, 4),
+                (2, 3) => go!(2, 3),
+                (2, 2) => go!(2, 2),
+                (2, 1) => go!(2, 1),
+                (1, 4) => go!(1, 4),
+                (1, 3) => go!(1, 3),
+                (1, 2) => go!(1, 2),
+                (1, 1) => go!(1, 1),
+                _ => unreachable!("micro-tile of {rows} rows by {nb} blocks"),
+            }
             r += rows;
-        }
-    }
-
-    /// Sums for `nr` rows and `nb` blocks (both at most 4) with `vpdpbusd`, then the
-    /// epilogue in registers, storing `f32` outputs into `out`.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512 F, BW and VNNI. `a` holds `nr` rows of `kp` codes, `w`
-    /// `nb` packed blocks of `kp / 4` groups and `off` their `nb · 16` offsets; `out` holds `nr` rows of `ctx.ld` and `ctx` the channels of the `nb`
-    /// blocks (the last may be partial).
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn vnni_fused(
-        a: &[i8],
-        w: &[i8],
-        off: &[i32],
-        kp: usize,
-        nr: usize,
-        nb: usize,
-        ctx: &Epilogue<'_>,
-        out: &mut [f32],
-    ) {
-        macro_rules! go {
-            ($r:literal, $b:literal) => {
-                vnni_fused_tile::<$r, $b>(a, w, off, kp, ctx, out)
-            };
-        }
-        match (nr, nb) {
-            (4, 4) => go!(4, 4),
-            (4, 3) => go!(4, 3),
-            (4, 2) => go!(4, 2),
-            (4, 1) => go!(4, 1),
-            (3, 4) => go!(3, 4),
-            (3, 3) => go!(3, 3),
-            (3, 2) => go!(3, 2),
-            (3, 1) => go!(3, 1),
-            (2, 4) => go!(2, 4),
-            (2, 3) => go!(2, 3),
-            (2, 2) => go!(2, 2),
-            (2, 1) => go!(2, 1),
-            (1, 4) => go!(1, 4),
-            (1, 3) => go!(1, 3),
-            (1, 2) => go!(1, 2),
-            (1, 1) => go!(1, 1),
-            _ => unreachable!("micro-tile of {nr} rows by {nb} blocks"),
         }
     }
 

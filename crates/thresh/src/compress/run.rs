@@ -299,22 +299,17 @@ impl CompressReport {
                 ratio(a.params as f64, b.params as f64),
             ],
         ];
-        if let (Some(x), Some(y)) = (b.accuracy, a.accuracy) {
-            rows.push([
-                "accuracy".into(),
+        let points = |name: &str, x: Option<f64>, y: Option<f64>| {
+            let (x, y) = (x?, y?);
+            Some([
+                name.into(),
                 format!("{x:.4}"),
                 format!("{y:.4}"),
                 format!("{:+.2} pt", (y - x) * 100.0),
-            ]);
-        }
-        if let (Some(x), Some(y)) = (b.macro_f1, a.macro_f1) {
-            rows.push([
-                "macro-F1".into(),
-                format!("{x:.4}"),
-                format!("{y:.4}"),
-                format!("{:+.2} pt", (y - x) * 100.0),
-            ]);
-        }
+            ])
+        };
+        rows.extend(points("accuracy", b.accuracy, a.accuracy));
+        rows.extend(points("macro-F1", b.macro_f1, a.macro_f1));
         if b.latency_ms > 0.0 {
             rows.push([
                 "latency, batch 1 (ms)".into(),
