@@ -1071,6 +1071,20 @@ fn bench_runs_a_trained_model_directory_on_batches_of_its_shape() {
     assert_usage_error(&o, &["none"]);
 }
 
+/// One F32 tensor of a safetensors file, read by hand from its header's offsets.
+fn f32_tensor(path: &Path, name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header[name]["dtype"], "F32", "{name} in {}", path.display());
+    let off = &header[name]["data_offsets"];
+    let (a, b) = (off[0].as_u64().unwrap() as usize, off[1].as_u64().unwrap() as usize);
+    bytes[8 + n + a..8 + n + b]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
 fn json_file(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -1186,11 +1200,38 @@ fn compress_quantises_prunes_and_fine_tunes_into_ordinary_model_directories() {
     let history = json_file(&s.join("history.json"));
     assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
 
-    // Magnitude pruning zeroes half of the encoder weights; shapes stay.
+    // Magnitude pruning zeroes half of the encoder weights; shapes stay; fine-tuning moves
+    // the others and keeps the zeros.
     let g = dir.path().join("sparse");
     let o = run(&["compress", m, "--out", g.to_str().unwrap(), "--prune", "0.5", "--no-speed"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("set to zero (50 %)"), "{}", stdout(&o));
+    let gt = dir.path().join("sparse-tuned");
+    let o = run(&[
+        "compress",
+        m,
+        "--out",
+        gt.to_str().unwrap(),
+        "--prune",
+        "0.5",
+        "--finetune-epochs",
+        "1",
+        "--train",
+        t,
+        "--no-speed",
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let name = "layers.0.ffn.up.weight";
+    let (cut, tuned) = (
+        f32_tensor(&g.join("model.safetensors"), name),
+        f32_tensor(&gt.join("model.safetensors"), name),
+    );
+    let zeros = cut.iter().filter(|&&v| v == 0.0).count();
+    assert!(zeros > cut.len() / 4, "{zeros} of {}", cut.len());
+    assert!(cut.iter().zip(&tuned).all(|(a, b)| (*a == 0.0) == (*b == 0.0)), "zeros kept");
+    assert!(cut.iter().zip(&tuned).any(|(a, b)| a != b), "the kept weights moved");
 
     // A bag model's table product-quantised to a tenth of its size.
     let b = dir.path().join("bag");

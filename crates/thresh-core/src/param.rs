@@ -38,6 +38,9 @@ pub struct Param {
     /// The stored form; anything but [`Storage::Dense`] is dropped when the value changes
     /// through an optimiser or an assignment.
     pub storage: Storage,
+    /// Entries that are exactly zero stay zero under the optimisers (fine-tuning a model
+    /// whose weights were pruned by magnitude).
+    pub keep_zeros: bool,
 }
 
 impl Param {
@@ -53,6 +56,7 @@ impl Param {
             lr_scale: 1.0,
             touched_rows: None,
             storage: Storage::Dense,
+            keep_zeros: false,
         }
     }
 
@@ -96,6 +100,19 @@ impl Param {
                 rows.clear();
             }
             None => self.grad.fill(0.0),
+        }
+    }
+
+    /// With [`Param::keep_zeros`], clears the gradient of every entry whose value is exactly
+    /// zero: AdamW and SGD then leave it at zero (its moments, momentum and decay stay zero).
+    pub fn silence_zero_entries(&mut self) {
+        if !self.keep_zeros {
+            return;
+        }
+        for (g, &w) in self.grad.data_mut().iter_mut().zip(self.value.data()) {
+            if w == 0.0 {
+                *g = 0.0;
+            }
         }
     }
 

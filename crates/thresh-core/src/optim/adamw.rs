@@ -68,6 +68,7 @@ impl AdamW {
             }
             // The update leaves any compressed form behind.
             p.storage = crate::param::Storage::Dense;
+            p.silence_zero_entries();
             let lr = lr * p.lr_scale;
             let step_size = lr / bc1;
             let decay = if p.decay { 1.0 - lr * wd } else { 1.0 };
@@ -104,6 +105,22 @@ mod tests {
         fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Param)) {
             f(&mut self.0)
         }
+    }
+
+    /// Zero entries of a `keep_zeros` parameter stay zero through steps and decay; the others
+    /// move as usual.
+    #[test]
+    fn kept_zeros_stay_zero() {
+        let mut m = One(Param::new("p", Tensor::from_vec(vec![0.0, 1.0, 0.0], &[3]).unwrap()));
+        m.0.keep_zeros = true;
+        let mut opt = AdamW::new(0.1);
+        for _ in 0..3 {
+            m.0.grad.data_mut().copy_from_slice(&[0.5, 0.5, -1.0]);
+            opt.step(&mut m, 0.1);
+        }
+        let w = m.0.value.data();
+        assert_eq!((w[0], w[2]), (0.0, 0.0));
+        assert!(w[1] < 0.8, "{w:?}");
     }
 
     #[test]

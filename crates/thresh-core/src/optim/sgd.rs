@@ -38,6 +38,7 @@ impl Sgd {
             }
             // The update leaves any compressed form behind.
             p.storage = crate::param::Storage::Dense;
+            p.silence_zero_entries();
             let wd = if p.decay { wd } else { 0.0 };
             let grad = p.grad.data();
             let w = p.value.data_mut();

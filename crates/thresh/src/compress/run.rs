@@ -134,11 +134,11 @@ fn check(options: &CompressOptions, config: &model::ModelConfig) -> Result<(), E
     if options.finetune_epochs > 0 {
         match &options.prune {
             None => return Err(invalid("--finetune-epochs", "fine-tuning follows --prune")),
-            Some(p) if !p.structured => {
+            Some(p) if !p.structured && config.model == ModelKind::Bag => {
                 return Err(invalid(
                     "--finetune-epochs",
-                    "fine-tuning would regrow the weights magnitude pruning cut; it follows \
-                     --structured pruning",
+                    "a bag model trains by per-example SGD, which would regrow the pruned \
+                     entries; fine-tune transformer and bert models",
                 ))
             }
             Some(_) => {}
@@ -200,6 +200,8 @@ pub fn compress(
             out: options.out.clone(),
             init: Some(staging.clone()),
             epochs: Some(options.finetune_epochs),
+            // Weights cut by magnitude stay cut while the others adapt.
+            keep_zero_weights: options.prune.is_some_and(|p| !p.structured),
             seed,
             threads: options.threads,
             ..base.clone()

@@ -158,6 +158,10 @@ pub struct TrainOptions {
     /// Decay of the exponential moving average of the weights that validation scores and the
     /// model keeps (Polyak averaging); 0 keeps the raw weights.
     pub weight_average: f32,
+    /// Weights of the encoder that are exactly zero stay zero (fine-tuning after magnitude
+    /// pruning).
+    #[serde(default)]
+    pub keep_zero_weights: bool,
     /// Seed of initialisation, split, shuffling and dropout.
     pub seed: u64,
     /// Worker threads; 0 uses every core.
@@ -221,6 +225,7 @@ impl Default for TrainOptions {
             class_weights: ClassWeights::None,
             patience: 3,
             weight_average: 0.0,
+            keep_zero_weights: false,
             seed: 42,
             threads: 0,
             pause_after: None,

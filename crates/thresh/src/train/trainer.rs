@@ -555,6 +555,11 @@ fn run_in_pool(
         tracing::info!(checkpoint = %ckpt.dir.display(), "encoder started from the checkpoint");
     }
     set_decay(&mut network);
+    if options.keep_zero_weights {
+        network.visit_mut(&mut |p| {
+            p.keep_zeros = p.name.starts_with("layers.") && p.value.shape().len() == 2;
+        });
+    }
     if let Network::Transformer(m) = &mut network {
         if options.freeze_encoder {
             m.set_encoder_frozen(true);
