@@ -298,7 +298,7 @@ pub fn quantize_and_multiply(
         assert_eq!(b.len(), n, "quantize_and_multiply: bias");
     }
     a.stride = kp;
-    a.codes.clear();
+    // Every code is written below (the padding columns too), so the buffer is only resized.
     a.codes.resize(rows * kp, 0);
     a.scales.resize(rows, 0.0);
     if rows == 0 || n == 0 {
@@ -308,6 +308,7 @@ pub fn quantize_and_multiply(
     let task = |codes: &mut [i8], scales: &mut [f32], x: &[f32], dst: &mut [f32]| {
         for ((c, s), x) in codes.chunks_mut(kp).zip(scales.iter_mut()).zip(x.chunks(k)) {
             *s = quantize_row(x, &mut c[..k]);
+            c[k..].fill(0);
         }
         let job = Job { codes: &*codes, scales: &*scales, w, w_scales, bias, kernel };
         job.panel(dst);
