@@ -278,8 +278,8 @@ fn rows_per_panel(rows: usize) -> usize {
 }
 
 /// Quantises the `w.k()`-wide rows of `x` into `a` and multiplies them as [`qmatmul`] does,
-/// in one parallel pass: each task quantises the rows it then multiplies, while they are in
-/// cache.
+/// in one pass (parallel with `parallel`): each task quantises the rows it then multiplies,
+/// while they are in cache.
 pub fn quantize_and_multiply(
     dst: &mut [f32],
     x: &[f32],
@@ -287,6 +287,7 @@ pub fn quantize_and_multiply(
     w: &PackedWeights,
     w_scales: &[f32],
     bias: Option<&[f32]>,
+    parallel: bool,
 ) {
     let (k, kp, n) = (w.k, w.kp, w.n);
     assert!(k > 0, "quantize_and_multiply: empty rows");
@@ -314,7 +315,7 @@ pub fn quantize_and_multiply(
         job.panel(dst);
     };
     let per = rows_per_panel(rows);
-    if rows > per {
+    if parallel && rows > per {
         a.codes
             .par_chunks_mut(per * kp)
             .zip(a.scales.par_chunks_mut(per))
@@ -691,7 +692,7 @@ mod tests {
                 }
             }
             let (mut got, mut b) = (vec![f32::NAN; rows * n], QuantizedRows::default());
-            quantize_and_multiply(&mut got, &x, &mut b, &packed, &ws, Some(&bias));
+            quantize_and_multiply(&mut got, &x, &mut b, &packed, &ws, Some(&bias), true);
             assert_eq!((got, b), (want, a), "quantise and multiply, rows {rows} k {k} n {n}");
         }
     }

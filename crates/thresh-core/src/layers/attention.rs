@@ -14,6 +14,7 @@ use super::mask::PaddingMask;
 use crate::gemm::{matmul, View};
 use crate::kernels;
 use crate::param::{Module, Param};
+use crate::qgemm::QuantizedRows;
 use crate::rng::Rng;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -39,6 +40,10 @@ pub struct MultiHeadAttention {
     ctx: Tensor,
     dqkv: Tensor,
     scratch: Vec<f32>,
+    /// Projections made sequence by sequence (int8 inference), `[batch · seq, 3 · inner]`.
+    seq_qkv: Tensor,
+    /// Output projection made sequence by sequence (int8 inference), `[batch · seq, d]`.
+    seq_out: Tensor,
 }
 
 impl MultiHeadAttention {
@@ -88,6 +93,8 @@ impl MultiHeadAttention {
             ctx: Tensor::default(),
             dqkv: Tensor::default(),
             scratch: Vec::new(),
+            seq_qkv: Tensor::default(),
+            seq_out: Tensor::default(),
         }
     }
 
@@ -109,7 +116,9 @@ impl MultiHeadAttention {
 
     /// Self-attention over `x` (`[batch · seq, d]`) with the given padding.
     pub fn forward(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) -> &Tensor {
-        self.attend(x, mask, train);
+        if self.attend(x, mask, train) {
+            return &self.seq_out;
+        }
         let (y, bias) = self.out.forward_unbiased(&self.ctx);
         if let Some(b) = bias {
             crate::threads::par_rows(y.data_mut(), b.len(), |_, row| {
@@ -127,13 +136,16 @@ impl MultiHeadAttention {
         mask: &PaddingMask,
         train: bool,
     ) -> (&Tensor, Option<&[f32]>) {
-        self.attend(x, mask, train);
+        if self.attend(x, mask, train) {
+            return (&self.seq_out, None);
+        }
         let (y, bias) = self.out.forward_unbiased(&self.ctx);
         (y, bias)
     }
 
-    /// Everything up to the output projection: fills `ctx`.
-    fn attend(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) {
+    /// Everything up to the output projection: fills `ctx`. For an int8 model at inference it
+    /// also applies the output projection, with its bias, into `seq_out` and returns true.
+    fn attend(&mut self, x: &Tensor, mask: &PaddingMask, train: bool) -> bool {
         let d = self.out.d_in();
         let (batch, seq, heads) = (mask.batch(), mask.seq(), self.heads);
         assert_eq!(x.rows(), batch * seq, "attention input rows");
@@ -146,7 +158,22 @@ impl MultiHeadAttention {
             self.stream += 1;
         }
         self.mask.clone_from(mask);
-        let (qkv, qkv_bias) = self.qkv.forward_unbiased(x);
+        // An int8 model at inference projects each sequence's real tokens inside the loop
+        // below, so its projections are still in cache for the heads (and padding costs
+        // nothing); otherwise one product over the whole batch.
+        let per_sequence = !train && self.qkv.weight.int8().is_some();
+        let (qkv, qkv_bias, projection) = if per_sequence {
+            self.seq_qkv.resize(&[batch * seq, 3 * d]);
+            (&mut self.seq_qkv, None, Some(&self.qkv))
+        } else {
+            let (t, bias) = self.qkv.forward_unbiased(x);
+            (t, bias, None)
+        };
+        let (xd, dm) = (x.data(), x.cols());
+        let out_projection = per_sequence.then_some(&self.out);
+        // Without the per-sequence output projection, a one-element placeholder chunk.
+        let out_chunk = if per_sequence { seq * dm } else { 1 };
+        self.seq_out.resize(&[batch, out_chunk]);
         // Probability rows are padded to whole vectors, so the softmax runs vectorised.
         let sp = kernels::lane_padded(seq);
         let plane = heads * seq * sp;
@@ -160,53 +187,75 @@ impl MultiHeadAttention {
             .zip(self.dropped.par_chunks_mut(dropped_chunk))
             .zip(self.ctx.data_mut().par_chunks_mut(seq * d))
             .zip(qkv.data_mut().par_chunks_mut(seq * 3 * d))
+            .zip(self.seq_out.data_mut().par_chunks_mut(out_chunk))
             .enumerate()
-            .for_each(|(b, (((probs, dropped), ctx), qkv_b))| {
-                let len = mask.len(b);
-                // The projection's bias is added here, per sequence, while its rows are in cache.
-                if let Some(bias) = qkv_bias {
-                    kernels::add_bias_rows(qkv_b, bias);
-                }
-                let qkv_b = &*qkv_b;
-                ctx[len * d..].fill(0.0);
-                if len < seq {
-                    probs.fill(0.0);
-                }
-                for h in 0..heads {
-                    let ph = &mut probs[h * seq * sp..(h + 1) * seq * sp];
-                    let q = View::strided(&qkv_b[h * dh..], len, dh, 3 * d);
-                    let k = View::strided(&qkv_b[d + h * dh..], len, dh, 3 * d);
-                    let v = View::strided(&qkv_b[2 * d + h * dh..], len, dh, 3 * d);
-                    matmul(ph, sp, q, k.t(), scale, false, false);
-                    kernels::softmax_padded(ph, sp, len, len);
-                    let pv = if active {
-                        let dh_plane = &mut dropped[h * seq * sp..(h + 1) * seq * sp];
-                        // Mask positions count the logical seq × seq plane.
-                        let base = ((b * heads + h) * seq * seq) as u64;
-                        for i in 0..len {
-                            let row = i * sp..i * sp + len;
-                            apply_dropout_row(
-                                &ph[row.clone()],
-                                &mut dh_plane[row],
-                                draw,
-                                base + (i * seq) as u64,
-                            );
+            .for_each_init(
+                QuantizedRows::default,
+                |scratch, (b, ((((probs, dropped), ctx), qkv_b), y))| {
+                    let len = mask.len(b);
+                    if let Some(projection) = projection {
+                        let rows = &xd[b * seq * dm..(b * seq + len) * dm];
+                        projection.int8_rows_into(rows, &mut qkv_b[..len * 3 * d], scratch);
+                    }
+                    // The projection's bias is added here, per sequence, while its rows are in cache.
+                    if let Some(bias) = qkv_bias {
+                        kernels::add_bias_rows(qkv_b, bias);
+                    }
+                    let qkv_b = &*qkv_b;
+                    ctx[len * d..].fill(0.0);
+                    if len < seq {
+                        probs.fill(0.0);
+                    }
+                    for h in 0..heads {
+                        let ph = &mut probs[h * seq * sp..(h + 1) * seq * sp];
+                        let q = View::strided(&qkv_b[h * dh..], len, dh, 3 * d);
+                        let k = View::strided(&qkv_b[d + h * dh..], len, dh, 3 * d);
+                        let v = View::strided(&qkv_b[2 * d + h * dh..], len, dh, 3 * d);
+                        matmul(ph, sp, q, k.t(), scale, false, false);
+                        kernels::softmax_padded(ph, sp, len, len);
+                        let pv = if active {
+                            let dh_plane = &mut dropped[h * seq * sp..(h + 1) * seq * sp];
+                            // Mask positions count the logical seq × seq plane.
+                            let base = ((b * heads + h) * seq * seq) as u64;
+                            for i in 0..len {
+                                let row = i * sp..i * sp + len;
+                                apply_dropout_row(
+                                    &ph[row.clone()],
+                                    &mut dh_plane[row],
+                                    draw,
+                                    base + (i * seq) as u64,
+                                );
+                            }
+                            &*dh_plane
+                        } else {
+                            &*ph
+                        };
+                        matmul(
+                            &mut ctx[h * dh..],
+                            d,
+                            View::strided(pv, len, len, sp),
+                            v,
+                            1.0,
+                            false,
+                            false,
+                        );
+                    }
+                    if let Some(out) = out_projection {
+                        out.int8_rows_into(&ctx[..len * d], &mut y[..len * dm], scratch);
+                        // Padding rows get what the product of their zero context gives.
+                        for row in y[len * dm..].chunks_mut(dm) {
+                            match &out.bias {
+                                Some(bias) => row.copy_from_slice(bias.value.data()),
+                                None => row.fill(0.0),
+                            }
                         }
-                        &*dh_plane
-                    } else {
-                        &*ph
-                    };
-                    matmul(
-                        &mut ctx[h * dh..],
-                        d,
-                        View::strided(pv, len, len, sp),
-                        v,
-                        1.0,
-                        false,
-                        false,
-                    );
-                }
-            });
+                    }
+                },
+            );
+        if per_sequence {
+            self.seq_out.reshape(&[batch * seq, dm]).expect("whole rows of width d");
+        }
+        per_sequence
     }
 
     /// Accumulates parameter gradients and returns the input gradient.
@@ -356,6 +405,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An int8 model at inference projects sequence by sequence; the result equals the
+    /// whole-batch products (the training path) bit for bit, padding rows included.
+    #[test]
+    fn per_sequence_int8_projections_equal_the_batch_products() {
+        let (mut attn, x, mask) = setup(0.0);
+        attn.qkv.weight.quantize_int8().unwrap();
+        attn.out.weight.quantize_int8().unwrap();
+        let batch = attn.forward(&x, &mask, true).clone();
+        let per_sequence = attn.forward(&x, &mask, false).clone();
+        assert_eq!(per_sequence, batch);
+        let (y, bias) = attn.forward_unbiased(&x, &mask, false);
+        assert!(bias.is_none());
+        assert_eq!(y, &batch);
     }
 
     /// Central differences with step 1e-2, with and without dropout (mask replayed);

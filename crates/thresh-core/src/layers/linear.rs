@@ -93,6 +93,18 @@ impl Linear {
         (&mut self.out, self.bias.as_ref().map(|b| b.value.data()))
     }
 
+    /// For an int8 weight: `dst = x Wᵀ + b` for the rows of `x` (a slice of whole rows), in
+    /// integers on the calling thread, with `scratch` for the quantised rows; the layer's own
+    /// buffers are untouched. Returns false, doing nothing, for a float weight.
+    pub fn int8_rows_into(&self, x: &[f32], dst: &mut [f32], scratch: &mut QuantizedRows) -> bool {
+        let Some(q) = self.weight.int8() else {
+            return false;
+        };
+        let bias = self.bias.as_ref().map(|b| b.value.data());
+        quantize_and_multiply(dst, x, scratch, q.packed(), q.scales(), bias, false);
+        true
+    }
+
     /// The output of the last [`Linear::forward`].
     pub fn output(&self) -> &Tensor {
         &self.out
@@ -106,7 +118,7 @@ impl Linear {
         out: &mut Tensor,
         qx: &mut QuantizedRows,
     ) {
-        quantize_and_multiply(out.data_mut(), x.data(), qx, q.packed(), q.scales(), bias);
+        quantize_and_multiply(out.data_mut(), x.data(), qx, q.packed(), q.scales(), bias, true);
     }
 
     /// `out = x Wᵀ + b` into a caller-owned buffer already shaped `[rows, d_out]`.
