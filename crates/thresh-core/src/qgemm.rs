@@ -269,12 +269,13 @@ pub fn qmatmul_with(
     }
 }
 
-/// Rows per parallel panel: a few panels per thread, whole row blocks. Every output element
-/// is one exact integer sum and one scaling, so the split (unlike a float reduction's) cannot
-/// change any result.
+/// Rows per parallel panel: a few panels per thread, whole row blocks, and at least 128 rows
+/// (a smaller product is faster on one thread than split). Every output element is one exact
+/// integer sum and one scaling, so the split (unlike a float reduction's) cannot change any
+/// result.
 fn rows_per_panel(rows: usize) -> usize {
     let tasks = 4 * rayon::current_num_threads();
-    rows.div_ceil(tasks).max(16).div_ceil(4) * 4
+    rows.div_ceil(tasks).max(128).div_ceil(4) * 4
 }
 
 /// Quantises the `w.k()`-wide rows of `x` into `a` and multiplies them as [`qmatmul`] does,
@@ -671,7 +672,9 @@ mod tests {
     #[test]
     fn kernels_match_naive_sums_exactly() {
         let mut rng = Rng::new(3);
-        for &(rows, k, n) in &[(1, 1, 1), (5, 7, 17), (9, 128, 384), (3, 33, 70), (70, 20, 48)] {
+        for &(rows, k, n) in
+            &[(1, 1, 1), (5, 7, 17), (9, 128, 384), (3, 33, 70), (70, 20, 48), (300, 20, 48)]
+        {
             let mut w = random_codes(n * k, &mut rng);
             w[0] = 127;
             if w.len() > 1 {

@@ -160,8 +160,10 @@ impl MultiHeadAttention {
         self.mask.clone_from(mask);
         // An int8 model at inference projects each sequence's real tokens inside the loop
         // below, so its projections are still in cache for the heads (and padding costs
-        // nothing); otherwise one product over the whole batch.
-        let per_sequence = !train && self.qkv.weight.int8().is_some();
+        // nothing), when there are sequences enough to keep every thread busy; otherwise one
+        // product over the whole batch. Both give the same bits (exact integer sums).
+        let per_sequence =
+            !train && self.qkv.weight.int8().is_some() && batch >= 2 * rayon::current_num_threads();
         let (qkv, qkv_bias, projection) = if per_sequence {
             self.seq_qkv.resize(&[batch * seq, 3 * d]);
             (&mut self.seq_qkv, None, Some(&self.qkv))
@@ -414,12 +416,16 @@ mod tests {
         let (mut attn, x, mask) = setup(0.0);
         attn.qkv.weight.quantize_int8().unwrap();
         attn.out.weight.quantize_int8().unwrap();
-        let batch = attn.forward(&x, &mask, true).clone();
-        let per_sequence = attn.forward(&x, &mask, false).clone();
-        assert_eq!(per_sequence, batch);
-        let (y, bias) = attn.forward_unbiased(&x, &mask, false);
-        assert!(bias.is_none());
-        assert_eq!(y, &batch);
+        // One thread, so that the three sequences take the per-sequence path.
+        crate::threads::Threads::new(1).unwrap().install(|| {
+            let batch = attn.forward(&x, &mask, true).clone();
+            let per_sequence = attn.forward(&x, &mask, false).clone();
+            assert_eq!(per_sequence, batch);
+            assert_eq!(attn.seq_out, per_sequence, "the per-sequence path ran");
+            let (y, bias) = attn.forward_unbiased(&x, &mask, false);
+            assert!(bias.is_none());
+            assert_eq!(y, &batch);
+        });
     }
 
     /// Central differences with step 1e-2, with and without dropout (mask replayed);
