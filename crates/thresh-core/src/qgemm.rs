@@ -244,12 +244,13 @@ pub fn qmatmul_with(
     let (rows, n) = (a.rows(), w.n);
     assert_eq!(a.stride, w.kp, "qmatmul: activation stride {} vs padded width {}", a.stride, w.kp);
     assert_eq!(a.codes.len(), rows * w.kp, "qmatmul: activation codes");
-    assert_eq!(dst.len(), rows * n, "qmatmul: destination is not {rows} x {n}");
-    assert_eq!(w_scales.len(), n, "qmatmul: weight scales");
-    if let Some(b) = bias {
-        assert_eq!(b.len(), n, "qmatmul: bias");
-    }
-    assert!(Int8Kernel::available().contains(&kernel), "qmatmul: {kernel} unavailable");
+    check_output("qmatmul", dst, rows, w, w_scales, bias);
+    let supported = match kernel {
+        Int8Kernel::Vnni => detect_vnni(),
+        Int8Kernel::Avx2 => detect_avx2(),
+        Int8Kernel::Portable => true,
+    };
+    assert!(supported, "qmatmul: {kernel} unavailable");
     if rows == 0 || n == 0 {
         return;
     }
@@ -266,6 +267,24 @@ pub fn qmatmul_with(
             .for_each(|((d, c), s)| job(c, s, d));
     } else {
         job(&a.codes, &a.scales, dst);
+    }
+}
+
+/// The shape checks both entry points share: `dst` is `rows × n`, one scale (and bias) per
+/// output channel.
+fn check_output(
+    what: &str,
+    dst: &[f32],
+    rows: usize,
+    w: &PackedWeights,
+    w_scales: &[f32],
+    bias: Option<&[f32]>,
+) {
+    let n = w.n;
+    assert_eq!(dst.len(), rows * n, "{what}: destination is not {rows} x {n}");
+    assert_eq!(w_scales.len(), n, "{what}: weight scales");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), n, "{what}: bias");
     }
 }
 
@@ -294,11 +313,7 @@ pub fn quantize_and_multiply(
     assert!(k > 0, "quantize_and_multiply: empty rows");
     let rows = x.len() / k;
     assert_eq!(rows * k, x.len(), "quantize_and_multiply: input is not whole rows of {k}");
-    assert_eq!(dst.len(), rows * n, "quantize_and_multiply: destination is not {rows} x {n}");
-    assert_eq!(w_scales.len(), n, "quantize_and_multiply: weight scales");
-    if let Some(b) = bias {
-        assert_eq!(b.len(), n, "quantize_and_multiply: bias");
-    }
+    check_output("quantize_and_multiply", dst, rows, w, w_scales, bias);
     a.stride = kp;
     // Every code is written below (the padding columns too), so the buffer is only resized.
     a.codes.resize(rows * kp, 0);

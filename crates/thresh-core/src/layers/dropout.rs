@@ -81,6 +81,19 @@ impl Dropout {
     ) {
         assert_eq!(residual.shape(), y.shape(), "residual and branch shapes");
         let cols = y.cols();
+        out.resize(y.shape());
+        self.active = train && self.p > 0.0;
+        let chunk = crate::threads::rows_per_task(cols) * cols;
+        let (r, yd) = (residual.data(), y.data());
+        if let (false, None) = (self.active, bias) {
+            // A branch whose bias is already in `y` (an int8 layer's) is a plain sum.
+            out.data_mut()
+                .par_chunks_mut(chunk)
+                .zip(r.par_chunks(chunk))
+                .zip(yd.par_chunks(chunk))
+                .for_each(|((o, r), y)| kernels::add(r, y, o));
+            return;
+        }
         let zeros;
         let bias = match bias {
             Some(b) => b,
@@ -89,10 +102,6 @@ impl Dropout {
                 &zeros
             }
         };
-        out.resize(y.shape());
-        self.active = train && self.p > 0.0;
-        let chunk = crate::threads::rows_per_task(cols) * cols;
-        let (r, yd) = (residual.data(), y.data());
         if !self.active {
             out.data_mut()
                 .par_chunks_mut(chunk)
