@@ -262,7 +262,7 @@ pub fn assign_params(
     module.visit_mut(&mut |p| {
         if let Some(t) = tensors.remove(&p.name) {
             p.value = t;
-            p.storage = crate::param::Storage::Dense;
+            p.value_changed();
         }
     });
     Ok(())

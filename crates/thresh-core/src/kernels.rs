@@ -96,8 +96,10 @@ macro_rules! kernel {
         }
     };
 }
+pub(crate) use kernel;
 
-const LANES: usize = 16;
+/// Lanes of the kernels' vectors (one AVX-512 register of f32).
+pub(crate) const LANES: usize = 16;
 
 /// Sum with 16 independent lanes, combined in a fixed order.
 #[inline(always)]
@@ -186,7 +188,7 @@ pub fn lane_padded(n: usize) -> usize {
 /// so the result equals [`softmax`] of `row[..len]` bit for bit while `exp` runs on whole
 /// vectors.
 #[inline(always)]
-fn softmax_padded_row(row: &mut [f32], len: usize) {
+pub(crate) fn softmax_padded_row(row: &mut [f32], len: usize) {
     // The padding is applied in registers (a select on the entry index): writing it to
     // memory first would stall the whole-vector loads that follow.
     let mut acc = [f32::NEG_INFINITY; LANES];
@@ -219,6 +221,23 @@ kernel! {
     pub fn softmax_padded(plane: &mut [f32], stride: usize, rows: usize, len: usize) {
         for row in plane.chunks_exact_mut(stride).take(rows) {
             softmax_padded_row(row, len);
+        }
+    }
+}
+
+kernel! {
+    /// Running maximum over the rows of `rows` (each `max.len()` wide, numbered from 1): where
+    /// a row's value is greater than `max`'s, `max` takes it and `arg` the row's number. Ties
+    /// keep the earlier row. Branch-free, so it runs on whole vectors.
+    pub fn max_rows(rows: &[f32], max: &mut [f32], arg: &mut [u32]) {
+        let d = max.len();
+        for (t, row) in rows.chunks_exact(d).enumerate() {
+            let t = t as u32 + 1;
+            for ((m, a), &v) in max.iter_mut().zip(arg.iter_mut()).zip(row) {
+                let greater = v > *m;
+                *m = if greater { v } else { *m };
+                *a = if greater { t } else { *a };
+            }
         }
     }
 }
@@ -294,6 +313,60 @@ kernel! {
 kernel! {
     /// Normalises one row: `y = (x − mean)·rstd·γ + β`; returns `(mean, rstd)`.
     pub fn layer_norm_row(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) -> (f32, f32) {
+        layer_norm_row_inline(x, gamma, beta, eps, y)
+    }
+}
+
+kernel! {
+    /// Residual sums and their layer norm in one pass over rows of the norm's width:
+    /// `sum = r + (y + bias)` (`r + y` without a bias), then `out` and `stats` (mean, rstd per
+    /// row) as [`layer_norm_row`] gives them for `sum` with `norm = (γ, β, eps)`. The same bits as [`residual_bias`]
+    /// followed by [`layer_norm_row`].
+    pub fn residual_layer_norm(
+        r: &[f32],
+        y: &[f32],
+        bias: Option<&[f32]>,
+        norm: (&[f32], &[f32], f32),
+        sum: &mut [f32],
+        out: &mut [f32],
+        stats: &mut [f32],
+    ) {
+        let (gamma, beta, eps) = norm;
+        let w = gamma.len();
+        let rows = sum
+            .chunks_exact_mut(w)
+            .zip(out.chunks_exact_mut(w))
+            .zip(stats.chunks_exact_mut(2))
+            .zip(r.chunks_exact(w).zip(y.chunks_exact(w)));
+        for (((s, o), st), (r, y)) in rows {
+            match bias {
+                Some(b) => {
+                    for i in 0..w {
+                        s[i] = r[i] + (y[i] + b[i]);
+                    }
+                }
+                None => {
+                    for i in 0..w {
+                        s[i] = r[i] + y[i];
+                    }
+                }
+            }
+            let (mean, rstd) = layer_norm_row_inline(s, gamma, beta, eps, o);
+            st[0] = mean;
+            st[1] = rstd;
+        }
+    }
+}
+
+#[inline(always)]
+fn layer_norm_row_inline(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    y: &mut [f32],
+) -> (f32, f32) {
+    {
         let d = x.len() as f32;
         let mean = lane_sum(x) / d;
         let mut acc = [0.0f32; LANES];
@@ -592,5 +665,15 @@ mod tests {
         assert!((kept as f64 / 1e5 - 0.9).abs() < 0.005, "{kept}");
         assert_ne!(draw.key, DropoutDraw::new(3, 1, 0.1).key);
         assert_eq!(draw.scale(), 1.0 / 0.9);
+    }
+
+    #[test]
+    fn running_maximum_keeps_the_first_of_equal_values() {
+        let rows = [1.0, 5.0, -2.0, 5.0, 7.0, -2.0, f32::NAN, 9.0, -2.0];
+        let mut max = vec![2.0, 5.0, -3.0];
+        let mut arg = vec![0u32; 3];
+        max_rows(&rows, &mut max, &mut arg);
+        assert_eq!(max, [5.0, 9.0, -2.0]);
+        assert_eq!(arg, [2, 3, 1]);
     }
 }

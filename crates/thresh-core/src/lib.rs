@@ -40,6 +40,7 @@
 pub mod error;
 pub mod gemm;
 pub mod gradcheck;
+pub mod head_kernels;
 pub mod io;
 pub mod kernels;
 pub mod layers;

@@ -41,6 +41,9 @@ pub struct Param {
     /// Entries that are exactly zero stay zero under the optimisers (fine-tuning a model
     /// whose weights were pruned by magnitude).
     pub keep_zeros: bool,
+    /// A row-major copy of the (2-D) value's transpose, kept for inference (see
+    /// [`Param::keep_transposed`]); dropped with the stored form when the value changes.
+    transposed: Option<Arc<[f32]>>,
 }
 
 impl Param {
@@ -57,6 +60,7 @@ impl Param {
             touched_rows: None,
             storage: Storage::Dense,
             keep_zeros: false,
+            transposed: None,
         }
     }
 
@@ -116,11 +120,40 @@ impl Param {
         }
     }
 
+    /// Forgets everything derived from the value (a compressed stored form, the transposed
+    /// copy): to be called whenever the value changes, as the optimisers and weight loading do.
+    pub fn value_changed(&mut self) {
+        self.storage = Storage::Dense;
+        self.transposed = None;
+    }
+
+    /// Keeps a row-major copy of the (2-D) value's transpose, `[cols, rows]`, which
+    /// [`Param::transposed`] returns until the value changes. A weight read transposed in
+    /// products with few rows (inference on short inputs) is faster to multiply from it than
+    /// from the value, which the matrix product would otherwise repack on every call.
+    pub fn keep_transposed(&mut self) {
+        let (rows, cols) = (self.value.rows(), self.value.cols());
+        let v = self.value.data();
+        let mut t = vec![0.0f32; rows * cols];
+        for (r, row) in v.chunks_exact(cols).enumerate() {
+            for (c, &x) in row.iter().enumerate() {
+                t[c * rows + r] = x;
+            }
+        }
+        self.transposed = Some(t.into());
+    }
+
+    /// The copy made by [`Param::keep_transposed`], if the value has not changed since.
+    pub fn transposed(&self) -> Option<&[f32]> {
+        self.transposed.as_deref()
+    }
+
     /// Stores the (2-D) value as row-wise int8 and replaces it by its dequantised matrix, so
     /// float and integer paths see the same weights.
     pub fn quantize_int8(&mut self) -> Result<(), CoreError> {
         let q = Int8Rows::quantize(&self.value)?;
         self.value = q.dequantize();
+        self.value_changed();
         self.storage = Storage::Int8(Arc::new(q));
         Ok(())
     }
@@ -136,6 +169,7 @@ impl Param {
     ) -> Result<(), CoreError> {
         let q = PqTable::quantize(&self.value, dsub, ksub, iterations, 65_536, seed)?;
         self.value = q.dequantize();
+        self.value_changed();
         self.storage = Storage::Pq(Arc::new(q));
         Ok(())
     }

@@ -12,6 +12,7 @@
 use super::linear::Linear;
 use super::mask::PaddingMask;
 use crate::gemm::{matmul, View};
+use crate::head_kernels;
 use crate::kernels;
 use crate::param::{Module, Param};
 use crate::qgemm::QuantizedRows;
@@ -96,6 +97,13 @@ impl MultiHeadAttention {
             seq_qkv: Tensor::default(),
             seq_out: Tensor::default(),
         }
+    }
+
+    /// Keeps transposed copies of the projections' float weights for inference (see
+    /// [`Linear::keep_transposed_weight`]).
+    pub fn keep_transposed_weights(&mut self) {
+        self.qkv.keep_transposed_weight();
+        self.out.keep_transposed_weight();
     }
 
     /// Number of heads.
@@ -192,9 +200,13 @@ impl MultiHeadAttention {
             .zip(self.seq_out.data_mut().par_chunks_mut(out_chunk))
             .enumerate()
             .for_each_init(
-                QuantizedRows::default,
-                |scratch, (b, ((((probs, dropped), ctx), qkv_b), y))| {
+                <(QuantizedRows, Vec<f32>)>::default,
+                |(scratch, kt), (b, ((((probs, dropped), ctx), qkv_b), y))| {
                     let len = mask.len(b);
+                    let fused = head_kernels::applies(len, dh);
+                    if fused {
+                        kt.resize(head_kernels::scratch_len(len, dh), 0.0);
+                    }
                     if let Some(projection) = projection {
                         let rows = &xd[b * seq * dm..(b * seq + len) * dm];
                         projection.int8_rows_into(rows, &mut qkv_b[..len * 3 * d], scratch);
@@ -213,8 +225,20 @@ impl MultiHeadAttention {
                         let q = View::strided(&qkv_b[h * dh..], len, dh, 3 * d);
                         let k = View::strided(&qkv_b[d + h * dh..], len, dh, 3 * d);
                         let v = View::strided(&qkv_b[2 * d + h * dh..], len, dh, 3 * d);
-                        matmul(ph, sp, q, k.t(), scale, false, false);
-                        kernels::softmax_padded(ph, sp, len, len);
+                        let head = head_kernels::Head {
+                            q: q.data,
+                            k: k.data,
+                            v: v.data,
+                            ld: 3 * d,
+                            len,
+                            dh,
+                        };
+                        if fused {
+                            head_kernels::head_probabilities(&head, scale, kt, ph, sp);
+                        } else {
+                            matmul(ph, sp, q, k.t(), scale, false, false);
+                            kernels::softmax_padded(ph, sp, len, len);
+                        }
                         let pv = if active {
                             let dh_plane = &mut dropped[h * seq * sp..(h + 1) * seq * sp];
                             // Mask positions count the logical seq × seq plane.
@@ -232,15 +256,19 @@ impl MultiHeadAttention {
                         } else {
                             &*ph
                         };
-                        matmul(
-                            &mut ctx[h * dh..],
-                            d,
-                            View::strided(pv, len, len, sp),
-                            v,
-                            1.0,
-                            false,
-                            false,
-                        );
+                        if fused {
+                            head_kernels::head_context(&head, pv, sp, &mut ctx[h * dh..], d);
+                        } else {
+                            matmul(
+                                &mut ctx[h * dh..],
+                                d,
+                                View::strided(pv, len, len, sp),
+                                v,
+                                1.0,
+                                false,
+                                false,
+                            );
+                        }
                     }
                     if let Some(out) = out_projection {
                         out.int8_rows_into(&ctx[..len * d], &mut y[..len * dm], scratch);

@@ -62,6 +62,31 @@ impl Embedding {
         Ok(())
     }
 
+    /// Like [`Embedding::forward_into`], with row `t` of `offsets` (`[seq, d]`) added to every
+    /// `t`-th row of each sequence of `seq` ids, in the same pass (the sum is the one
+    /// [`super::PositionalEmbedding::add_into`] makes afterwards).
+    pub fn forward_offset_into(
+        &self,
+        ids: &[u32],
+        offsets: &[f32],
+        seq: usize,
+        out: &mut Tensor,
+    ) -> Result<(), CoreError> {
+        self.check_ids(ids)?;
+        let d = self.dim();
+        assert!(offsets.len() >= seq * d, "{}: offsets for {seq} positions", self.weight.name);
+        out.resize(&[ids.len(), d]);
+        let table = self.weight.value.data();
+        par_rows(out.data_mut(), d, |r, row| {
+            let (id, t) = (ids[r] as usize, r % seq);
+            let (e, p) = (&table[id * d..(id + 1) * d], &offsets[t * d..(t + 1) * d]);
+            for ((o, &e), &p) in row.iter_mut().zip(e).zip(p) {
+                *o = e + p;
+            }
+        });
+        Ok(())
+    }
+
     /// Adds `dy` (`[ids.len(), d]`) into the gradient rows of `ids`.
     pub fn backward(&mut self, ids: &[u32], dy: &Tensor) {
         let d = self.dim();
@@ -128,5 +153,19 @@ mod tests {
         assert_eq!(emb.weight.touched_rows(), Some(&[1, 3, 6][..]));
         emb.zero_grad();
         assert!(emb.weight.grad.data().iter().all(|&g| g == 0.0));
+    }
+
+    #[test]
+    fn lookup_with_offsets_equals_lookup_then_positions() {
+        let mut rng = Rng::new(13);
+        let emb = Embedding::new("e", 10, 6, 1.0, &mut rng);
+        let pos = crate::layers::positional::PositionalEmbedding::new("p", 5, 6, 1.0, &mut rng);
+        let ids = vec![3, 1, 4, 1, 5, 9, 2, 6];
+        let mut want = Tensor::default();
+        emb.forward_into(&ids, &mut want).unwrap();
+        pos.add_into(&mut want, 4);
+        let mut got = Tensor::default();
+        emb.forward_offset_into(&ids, pos.weight.value.data(), 4, &mut got).unwrap();
+        assert_eq!(got.data(), want.data());
     }
 }

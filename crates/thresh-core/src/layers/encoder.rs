@@ -107,6 +107,14 @@ impl EncoderBlock {
         }
     }
 
+    /// Keeps transposed copies of the block's float weights for inference (see
+    /// [`Linear::keep_transposed_weight`]).
+    pub fn keep_transposed_weights(&mut self) {
+        self.attention.keep_transposed_weights();
+        self.up.keep_transposed_weight();
+        self.down.keep_transposed_weight();
+    }
+
     /// Sets the dropout streams of the next forward pass (for replaying a pass exactly).
     pub fn set_stream(&mut self, stream: u64) {
         self.attention.set_stream(stream);
@@ -134,9 +142,15 @@ impl EncoderBlock {
             let a = trace_span!("norm.forward").in_scope(|| self.norm1.forward(x));
             let span = trace_span!("attention.forward").entered();
             let (s, bias) = self.attention.forward_unbiased(a, mask, train);
-            self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
-            drop(span);
-            let b = trace_span!("norm.forward").in_scope(|| self.norm2.forward(&self.res1));
+            // At inference the residual sum and the norm after it are one pass.
+            let b = if train {
+                self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
+                drop(span);
+                trace_span!("norm.forward").in_scope(|| self.norm2.forward(&self.res1))
+            } else {
+                drop(span);
+                self.norm2.forward_sum(x, s, bias, &mut self.res1)
+            };
             let _span = trace_span!("ffn.forward").entered();
             let (u, bias) = self.up.forward_unbiased(b);
             let g = self.act.forward_bias(u, bias);
@@ -147,14 +161,23 @@ impl EncoderBlock {
         } else {
             let span = trace_span!("attention.forward").entered();
             let (s, bias) = self.attention.forward_unbiased(x, mask, train);
-            self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
-            drop(span);
-            let h = trace_span!("norm.forward").in_scope(|| self.norm1.forward(&self.res1));
+            let h = if train {
+                self.drop_attn.forward_residual(x, s, bias, &mut self.res1, train);
+                drop(span);
+                trace_span!("norm.forward").in_scope(|| self.norm1.forward(&self.res1))
+            } else {
+                drop(span);
+                self.norm1.forward_sum(x, s, bias, &mut self.res1)
+            };
             let span = trace_span!("ffn.forward").entered();
             let (u, bias) = self.up.forward_unbiased(h);
             let g = self.act.forward_bias(u, bias);
             let g = self.drop_ffn.forward(g, train);
             let (v, bias) = self.down.forward_unbiased(g);
+            if !train {
+                drop(span);
+                return self.norm2.forward_sum(h, v, bias, &mut self.res2);
+            }
             self.drop_out.forward_residual(h, v, bias, &mut self.res2, train);
             drop(span);
             trace_span!("norm.forward").in_scope(|| self.norm2.forward(&self.res2))
@@ -280,6 +303,21 @@ mod tests {
                     b.backward(x, dy);
                 });
             }
+        }
+    }
+
+    /// At inference a residual sum and the norm after it are one pass; the output has the
+    /// same bits as a training pass without dropout, for pre-LN and post-LN blocks.
+    #[test]
+    fn inference_pass_equals_a_pass_without_dropout() {
+        let mask = PaddingMask::from_lengths(4, vec![4, 2]).unwrap();
+        let x = random_tensor(&[8, 8], &mut Rng::new(11));
+        for norm_first in [true, false] {
+            let mut b = block(norm_first, 0.0, ActivationKind::Gelu);
+            let trained = b.forward(&x, &mask, true).clone();
+            let inferred = b.forward(&x, &mask, false).clone();
+            let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&trained), bits(&inferred), "norm_first {norm_first}");
         }
     }
 }

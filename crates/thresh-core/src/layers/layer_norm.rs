@@ -60,6 +60,35 @@ impl LayerNorm {
         &self.out
     }
 
+    /// Normalises the residual sum `r + y (+ bias)`, which it writes to `sum`, in the same pass:
+    /// the bits of summing first and then calling [`LayerNorm::forward`] on `sum`.
+    pub fn forward_sum(
+        &mut self,
+        r: &Tensor,
+        y: &Tensor,
+        bias: Option<&[f32]>,
+        sum: &mut Tensor,
+    ) -> &Tensor {
+        let d = r.cols();
+        assert_eq!(r.shape(), y.shape(), "residual and branch shapes");
+        assert_eq!(d, self.gamma.len(), "{}: input width", self.gamma.name);
+        sum.resize(r.shape());
+        self.out.resize(r.shape());
+        self.stats.resize(2 * r.rows(), 0.0);
+        let (g, b, eps) = (self.gamma.value.data(), self.beta.value.data(), self.eps);
+        let rows = crate::threads::rows_per_task(d);
+        self.out
+            .data_mut()
+            .par_chunks_mut(rows * d)
+            .zip(sum.data_mut().par_chunks_mut(rows * d))
+            .zip(self.stats.par_chunks_mut(rows * 2))
+            .zip(r.data().par_chunks(rows * d).zip(y.data().par_chunks(rows * d)))
+            .for_each(|(((o, s), st), (r, y))| {
+                kernels::residual_layer_norm(r, y, bias, (g, b, eps), s, o, st)
+            });
+        &self.out
+    }
+
     /// The output of the last forward pass.
     pub fn output(&self) -> &Tensor {
         &self.out
@@ -140,5 +169,26 @@ mod tests {
         check_param_grads(&mut ln, &x, 1e-2, 2e-2, fwd, |l, x, dy| {
             l.backward(x, dy);
         });
+    }
+
+    #[test]
+    fn fused_residual_sum_and_norm_equal_the_two_steps() {
+        let mut rng = Rng::new(12);
+        let (r, y) = (random_tensor(&[37, 20], &mut rng), random_tensor(&[37, 20], &mut rng));
+        let bias: Vec<f32> = (0..20).map(|_| rng.normal()).collect();
+        for b in [Some(&bias[..]), None] {
+            let mut want_sum = Tensor::zeros(&[37, 20]);
+            match b {
+                Some(b) => kernels::residual_bias(r.data(), y.data(), b, want_sum.data_mut()),
+                None => kernels::add(r.data(), y.data(), want_sum.data_mut()),
+            }
+            let mut ln = LayerNorm::new("n", 20, 1e-5);
+            ln.gamma.value.data_mut().iter_mut().for_each(|g| *g += 0.3 * rng.normal());
+            let want = ln.forward(&want_sum).clone();
+            let mut sum = Tensor::default();
+            let got = ln.forward_sum(&r, &y, b, &mut sum).clone();
+            assert_eq!(sum.data(), want_sum.data());
+            assert_eq!(got.data(), want.data());
+        }
     }
 }

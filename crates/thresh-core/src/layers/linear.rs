@@ -56,6 +56,30 @@ impl Linear {
         self.weight.value.shape()[0]
     }
 
+    /// Keeps a transposed copy of a float weight for inference (see [`Param::keep_transposed`]):
+    /// products with few rows then read it directly instead of repacking the weight on every
+    /// call. The outputs keep their bits; an optimiser step drops the copy.
+    pub fn keep_transposed_weight(&mut self) {
+        if !self.weight.is_compressed() {
+            self.weight.keep_transposed();
+        }
+    }
+
+    /// The weight as the right operand `Wᵀ` of a product with `rows` input rows: the kept
+    /// transposed copy where the `gemm` crate multiplies both layouts with the same blocked
+    /// kernels (so the bits agree), else the weight read transposed. Products of one row or
+    /// column, of depth two or less, or of at most 256 outputs go to other kernels in the
+    /// crate, whose order of summation depends on the layout.
+    fn weight_operand(weight: &Param, rows: usize) -> View<'_> {
+        let (d_out, d_in) = (weight.value.shape()[0], weight.value.shape()[1]);
+        match weight.transposed() {
+            Some(t) if rows > 1 && d_out > 1 && d_in > 2 && rows * d_out > 256 => {
+                View::new(t, d_in, d_out)
+            }
+            _ => View::new(weight.value.data(), d_out, d_in).t(),
+        }
+    }
+
     /// Computes `x Wᵀ + b` for `x` of shape `[.., d_in]`.
     pub fn forward(&mut self, x: &Tensor) -> &Tensor {
         let mut shape = x.shape().to_vec();
@@ -85,7 +109,7 @@ impl Linear {
             self.out.data_mut(),
             d_out,
             View::new(x.data(), x.rows(), d_in),
-            View::new(self.weight.value.data(), d_out, d_in).t(),
+            Self::weight_operand(&self.weight, x.rows()),
             1.0,
             false,
             true,
@@ -144,7 +168,7 @@ impl Linear {
             out.data_mut(),
             d_out,
             View::new(x.data(), rows, d_in),
-            View::new(weight.value.data(), d_out, d_in).t(),
+            Self::weight_operand(weight, rows),
             1.0,
             bias.is_some(),
             true,
@@ -266,5 +290,34 @@ mod tests {
         let fwd = |l: &mut Linear, x: &Tensor| l.forward(x).clone();
         check_input_grad(&mut lin, &x, 1e-2, 1e-2, fwd, |l, x, dy| l.backward(x, dy).clone());
         check_param_grads(&mut lin, &x, 1e-2, 1e-2, fwd, |l, x, dy| l.backward_params(x, dy));
+    }
+
+    /// A kept transposed weight gives the same bits as the weight read transposed, over
+    /// shapes on both sides of the layout rule, and an optimiser step drops it.
+    #[test]
+    fn transposed_weight_copy_keeps_the_bits() {
+        let mut rng = Rng::new(5);
+        for (d_in, d_out) in [(3, 6), (24, 20), (128, 384), (256, 128), (64, 2)] {
+            let mut lin = Linear::new("l", d_in, d_out, true, &mut rng);
+            let mut kept = lin.clone();
+            kept.keep_transposed_weight();
+            assert!(kept.weight.transposed().is_some());
+            for rows in [1, 2, 5, 13, 28, 300] {
+                let x = random_tensor(&[rows, d_in], &mut rng);
+                let want = lin.forward(&x).clone();
+                assert_eq!(kept.forward(&x), &want, "{rows} x {d_in} -> {d_out}");
+                let (u, _) = lin.forward_unbiased(&x);
+                let u = u.clone();
+                assert_eq!(kept.forward_unbiased(&x).0, &u, "unbiased {rows} x {d_in} -> {d_out}");
+            }
+        }
+        let mut lin = Linear::new("l", 4, 3, true, &mut rng);
+        lin.keep_transposed_weight();
+        let x = random_tensor(&[2, 4], &mut rng);
+        let dy = random_tensor(&[2, 3], &mut rng);
+        lin.forward(&x);
+        lin.backward(&x, &dy);
+        crate::optim::Sgd::new(0.0, 0.0).step(&mut lin, 0.1);
+        assert!(lin.weight.transposed().is_none());
     }
 }

@@ -7,8 +7,10 @@
 //! pooling puts the mean and the max side by side, as ULMFiT's concat pooling does.
 
 use super::mask::PaddingMask;
+use crate::kernels;
 use crate::tensor::Tensor;
 use crate::threads::par_rows;
+use rayon::prelude::*;
 
 /// How a sequence becomes one vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,14 +75,14 @@ impl Pooling {
         let (xd, kind) = (x.data(), self.kind);
         // Every kind walks the argmax rows alongside the output rows; only max fills them.
         self.argmax.resize(batch * d, 0);
-        let rows = self.out.data_mut().chunks_mut(width).zip(self.argmax.chunks_mut(d));
-        for (b, (out, arg)) in rows.enumerate() {
+        let rows = self.out.data_mut().par_chunks_mut(width).zip(self.argmax.par_chunks_mut(d));
+        rows.enumerate().with_min_len(8).for_each(|(b, (out, arg))| {
             let seq_rows = &xd[b * seq * d..(b + 1) * seq * d];
             let real = &seq_rows[..mask.len(b) * d];
             let (mean_part, max_part) = match kind {
                 PoolingKind::First => {
                     out.copy_from_slice(&seq_rows[..d]);
-                    continue;
+                    return;
                 }
                 PoolingKind::Mean => (Some(&mut out[..]), None),
                 PoolingKind::Max => (None, Some(&mut out[..])),
@@ -102,16 +104,9 @@ impl Pooling {
             if let Some(out) = max_part {
                 out.copy_from_slice(&seq_rows[..d]);
                 arg.fill(0);
-                for (t, row) in real.chunks(d).enumerate().skip(1) {
-                    for ((o, a), &v) in out.iter_mut().zip(arg.iter_mut()).zip(row) {
-                        if v > *o {
-                            *o = v;
-                            *a = t as u32;
-                        }
-                    }
-                }
+                kernels::max_rows(&real[real.len().min(d)..], out, arg);
             }
-        }
+        });
         &self.out
     }
 

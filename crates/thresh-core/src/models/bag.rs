@@ -222,8 +222,8 @@ impl BagClassifier {
         lr: f32,
     ) -> Result<SgdTotals, CoreError> {
         let shards = shards.max(1);
-        self.embeddings.storage = crate::param::Storage::Dense;
-        self.head.storage = crate::param::Storage::Dense;
+        self.embeddings.value_changed();
+        self.head.value_changed();
         for ex in examples {
             self.check_ids(ex.ids)?;
             if let Some(&c) =

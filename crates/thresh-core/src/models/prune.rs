@@ -206,6 +206,7 @@ pub fn prune_magnitude(
     let mut left = cut;
     model.visit_mut(&mut |p| {
         if select(&p.name) && p.value.shape().len() == 2 {
+            p.value_changed();
             for v in p.value.data_mut() {
                 if left > 0 && v.abs() <= threshold {
                     *v = 0.0;

@@ -264,6 +264,20 @@ impl TransformerClassifier {
         });
     }
 
+    /// Keeps transposed copies of every float projection weight, so that inference on few
+    /// rows (single sentences) reads them directly rather than repacking each weight on
+    /// every call; outputs keep their bits. Costs the projections' size again in memory; an
+    /// optimiser step drops the copies.
+    pub fn keep_transposed_weights(&mut self) {
+        for block in &mut self.blocks {
+            block.keep_transposed_weights();
+        }
+        if let Some(p) = &mut self.pooler {
+            p.dense.keep_transposed_weight();
+        }
+        self.head.keep_transposed_weight();
+    }
+
     /// The pooled encoder output for `batch`, `[batch, pooled width]`, before any pooler and
     /// the head, in inference mode: the sentence embedding of a pretrained encoder.
     pub fn features(&mut self, batch: &TokenBatch) -> Result<&Tensor, CoreError> {
@@ -295,8 +309,8 @@ impl TransformerClassifier {
         }
         {
             let _span = tracing::trace_span!("embeddings.forward").entered();
-            self.tokens.forward_into(&batch.ids, &mut self.embedded)?;
-            self.positions.add_into(&mut self.embedded, seq);
+            let positions = self.positions.weight.value.data();
+            self.tokens.forward_offset_into(&batch.ids, positions, seq, &mut self.embedded)?;
         }
         match &mut self.batch {
             Some(b) => b.clone_from(batch),

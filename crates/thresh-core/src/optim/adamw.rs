@@ -67,7 +67,7 @@ impl AdamW {
                 return;
             }
             // The update leaves any compressed form behind.
-            p.storage = crate::param::Storage::Dense;
+            p.value_changed();
             p.silence_zero_entries();
             let lr = lr * p.lr_scale;
             let step_size = lr / bc1;

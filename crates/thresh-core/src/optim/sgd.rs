@@ -37,7 +37,7 @@ impl Sgd {
                 return;
             }
             // The update leaves any compressed form behind.
-            p.storage = crate::param::Storage::Dense;
+            p.value_changed();
             p.silence_zero_entries();
             let wd = if p.decay { wd } else { 0.0 };
             let grad = p.grad.data();

@@ -68,7 +68,8 @@ pub fn load_config(dir: &Path) -> Result<ModelConfig, ModelError> {
     Ok(config)
 }
 
-/// Loads the model in `dir`. A missing, truncated or corrupt file is an error naming it.
+/// Loads the model in `dir`, ready for inference ([`Network::prepare_inference`]). A missing,
+/// truncated or corrupt file is an error naming it.
 pub fn load(dir: &Path) -> Result<Model, ModelError> {
     let config = load_config(dir)?;
     let tokenizer = TextTokenizer::load(dir)?;
@@ -78,5 +79,6 @@ pub fn load(dir: &Path) -> Result<Model, ModelError> {
         return Err(ModelError::MissingFile { path: weights });
     }
     io::load_module(&weights, &mut network)?;
+    network.prepare_inference();
     Ok(Model { config, tokenizer, network })
 }

@@ -54,6 +54,14 @@ impl Network {
         }
     }
 
+    /// Readies a loaded network for inference: a Transformer keeps transposed copies of its
+    /// float projection weights (see `TransformerClassifier::keep_transposed_weights`).
+    pub fn prepare_inference(&mut self) {
+        if let Network::Transformer(m) = self {
+            m.keep_transposed_weights();
+        }
+    }
+
     /// Whether the outputs are one-vs-all scores (a sigmoid per class) rather than a softmax.
     pub fn one_vs_all(&self) -> bool {
         match self {

@@ -1,0 +1,267 @@
+//! One attention head over one sequence, without the general matrix product: the scaled scores
+//! `Q Kᵀ · scale` with their row softmax, and the context `P V`.
+//!
+//! For short sequences the general product spends more time packing its operands and choosing
+//! tiles than multiplying. These kernels keep a whole head in registers and L1 instead: `Kᵀ` is
+//! copied once to rows of whole vectors, then four query rows at a time accumulate their scores
+//! in registers, and four probability rows at a time their context. (One row at a time does
+//! not vectorise, so a length that is not a multiple of four ends with a block that overlaps
+//! the one before.)
+//!
+//! Every output element is the same chain of fused multiply-adds, from zero and in the same
+//! order, that the `gemm` crate's blocked kernels compute, followed by the same final scaling,
+//! so the results are bit-identical to the [`crate::gemm::matmul`] path where that path uses
+//! those kernels: on CPUs with FMA, for 17 to 64 real tokens (below that the crate switches to
+//! dot-product kernels, which sum in another order) and heads of 16, 32, 48 or 64. A test
+//! checks the equality over every length; [`applies`] says when the kernels may be used.
+#![allow(unsafe_code)]
+
+use crate::kernels::{kernel, lane_padded, simd_level, softmax_padded_row, SimdLevel, LANES};
+
+/// Query or probability rows handled together.
+const BLOCK: usize = 4;
+
+/// Whether the fused kernels run a head of `len` real tokens and width `dh` (and give the
+/// bits of the general product there).
+pub fn applies(len: usize, dh: usize) -> bool {
+    simd_level() != SimdLevel::Baseline
+        && (17..=64).contains(&len)
+        && dh.is_multiple_of(LANES)
+        && (LANES..=4 * LANES).contains(&dh)
+}
+
+/// Scratch the score kernel needs for `Kᵀ`: `dh` rows of `len` rounded up to whole vectors.
+pub fn scratch_len(len: usize, dh: usize) -> usize {
+    dh * lane_padded(len)
+}
+
+/// One head of one sequence in a fused projection's output: row `i` of the queries is
+/// `q[i·ld..][..dh]`, and likewise for keys and values, for `len` real tokens.
+#[derive(Clone, Copy, Debug)]
+pub struct Head<'a> {
+    /// Queries, from the head's first column.
+    pub q: &'a [f32],
+    /// Keys, from the head's first column.
+    pub k: &'a [f32],
+    /// Values, from the head's first column.
+    pub v: &'a [f32],
+    /// Distance between rows.
+    pub ld: usize,
+    /// Real tokens.
+    pub len: usize,
+    /// Head width.
+    pub dh: usize,
+}
+
+impl Head<'_> {
+    fn q_row(&self, i: usize) -> &[f32] {
+        &self.q[i * self.ld..i * self.ld + self.dh]
+    }
+}
+
+/// `acc += a · b`, lane by lane, one rounding per lane (a fused multiply-add).
+#[inline(always)]
+fn fma_lanes(acc: &mut [f32; LANES], a: f32, b: &[f32; LANES]) {
+    for (acc, &b) in acc.iter_mut().zip(b) {
+        *acc = a.mul_add(b, *acc);
+    }
+}
+
+/// `S = Q Kᵀ · scale` and its softmax, `NV` vectors of keys wide.
+#[inline(always)]
+fn probabilities_n<const NV: usize>(
+    head: &Head,
+    scale: f32,
+    kt: &mut [f32],
+    probs: &mut [f32],
+    stride: usize,
+) {
+    let (len, dh, ld) = (head.len, head.dh, head.ld);
+    let width = NV * LANES;
+    let kt = &mut kt[..dh * width];
+    for j in 0..len {
+        for (c, &v) in head.k[j * ld..j * ld + dh].iter().enumerate() {
+            kt[c * width + j] = v;
+        }
+    }
+    let kt = &*kt;
+    // The last block ends at the last row, overlapping the one before when `len` is not a
+    // multiple of four (those rows are computed twice, to the same values).
+    for i in (0..len).step_by(BLOCK).map(|i| i.min(len - BLOCK)) {
+        score_rows::<NV, BLOCK>(head, i, kt, scale, &mut probs[i * stride..], stride);
+    }
+    for row in probs.chunks_exact_mut(stride).take(len) {
+        softmax_padded_row(row, len);
+    }
+}
+
+/// Scores of query rows `i..i + R` against every key, into `out` (rows `stride` apart).
+/// Columns past the real keys get whatever stale `Kᵀ` columns give; the softmax masks them.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // indices name the register tile's rows and lanes
+fn score_rows<const NV: usize, const R: usize>(
+    head: &Head,
+    i: usize,
+    kt: &[f32],
+    scale: f32,
+    out: &mut [f32],
+    stride: usize,
+) {
+    let rows: [&[f32]; R] = std::array::from_fn(|r| head.q_row(i + r));
+    let mut acc = [[[0.0f32; LANES]; NV]; R];
+    for (c, kr) in kt.chunks_exact(NV * LANES).enumerate() {
+        for r in 0..R {
+            let qv = rows[r][c];
+            for (a, k) in acc[r].iter_mut().zip(kr.chunks_exact(LANES)) {
+                fma_lanes(a, qv, k.try_into().expect("whole vectors"));
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let row = &mut out[r * stride..r * stride + NV * LANES];
+        for (o, a) in row.chunks_exact_mut(LANES).zip(acc) {
+            for l in 0..LANES {
+                o[l] = scale * a[l];
+            }
+        }
+    }
+}
+
+kernel! {
+    /// Writes the softmax of `Q Kᵀ · scale` for `head` into its first `len` rows of `probs`
+    /// (rows `stride` apart, `stride` a multiple of 16 and at least `len`; entries past `len`
+    /// set to 0); `kt` holds at least [`scratch_len`] values. Requires [`applies`].
+    pub fn head_probabilities(head: &Head, scale: f32, kt: &mut [f32], probs: &mut [f32], stride: usize) {
+        assert!(applies(head.len, head.dh) && stride >= head.len && stride.is_multiple_of(LANES));
+        match lane_padded(head.len) / LANES {
+            2 => probabilities_n::<2>(head, scale, kt, probs, stride),
+            3 => probabilities_n::<3>(head, scale, kt, probs, stride),
+            _ => probabilities_n::<4>(head, scale, kt, probs, stride),
+        }
+    }
+}
+
+/// `C = P V`, `DV` vectors of head width.
+#[inline(always)]
+fn context_n<const DV: usize>(head: &Head, p: &[f32], stride: usize, ctx: &mut [f32], ld: usize) {
+    // As for the scores, the last block ends at the last row.
+    let len = head.len;
+    for i in (0..len).step_by(BLOCK).map(|i| i.min(len - BLOCK)) {
+        context_rows::<DV, BLOCK>(head, &p[i * stride..], stride, &mut ctx[i * ld..], ld);
+    }
+}
+
+/// Context of the `R` probability rows at the start of `p`, into the first `R` rows of `ctx`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // indices name the register tile's rows and lanes
+fn context_rows<const DV: usize, const R: usize>(
+    head: &Head,
+    p: &[f32],
+    stride: usize,
+    ctx: &mut [f32],
+    ld: usize,
+) {
+    let len = head.len;
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &p[r * stride..r * stride + len]);
+    let mut acc = [[[0.0f32; LANES]; DV]; R];
+    for j in 0..len {
+        let vr = &head.v[j * head.ld..j * head.ld + DV * LANES];
+        for r in 0..R {
+            let pv = rows[r][j];
+            for (a, v) in acc[r].iter_mut().zip(vr.chunks_exact(LANES)) {
+                fma_lanes(a, pv, v.try_into().expect("whole vectors"));
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let row = &mut ctx[r * ld..r * ld + DV * LANES];
+        for (o, a) in row.chunks_exact_mut(LANES).zip(acc) {
+            o.copy_from_slice(a);
+        }
+    }
+}
+
+kernel! {
+    /// Writes `P V` for `head` into `ctx` (row `i` at `ctx[i·ld..][..dh]`): `P` is the first
+    /// `len` rows of `p`, `stride` apart, over their first `len` entries. Requires [`applies`].
+    pub fn head_context(head: &Head, p: &[f32], stride: usize, ctx: &mut [f32], ld: usize) {
+        assert!(applies(head.len, head.dh) && stride >= head.len);
+        match head.dh / LANES {
+            1 => context_n::<1>(head, p, stride, ctx, ld),
+            2 => context_n::<2>(head, p, stride, ctx, ld),
+            3 => context_n::<3>(head, p, stride, ctx, ld),
+            _ => context_n::<4>(head, p, stride, ctx, ld),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gemm::{matmul, View};
+    use crate::kernels::softmax_padded;
+    use crate::rng::Rng;
+
+    /// Both kernels against the general product and softmax, bit for bit, for every length
+    /// they take and every head width, on strided rows as the attention layer lays them out.
+    #[test]
+    fn fused_head_equals_the_general_product_bit_for_bit() {
+        if simd_level() == SimdLevel::Baseline {
+            eprintln!("skipped: the fused head kernels need FMA");
+            return;
+        }
+        let mut rng = Rng::new(9);
+        for dh in [16, 32, 48, 64] {
+            let heads = 3;
+            let d = heads * dh;
+            let ld = 3 * d;
+            for len in 17..=64 {
+                assert!(applies(len, dh));
+                let seq = len + 3;
+                let stride = lane_padded(seq);
+                let qkv: Vec<f32> = (0..seq * ld).map(|_| rng.normal() * 2.0).collect();
+                let scale = 1.0 / (dh as f32).sqrt();
+                let h = 1;
+                let (q, k, v) = (&qkv[h * dh..], &qkv[d + h * dh..], &qkv[2 * d + h * dh..]);
+                let mut want = vec![0.0f32; seq * stride];
+                matmul(
+                    &mut want,
+                    stride,
+                    View::strided(q, len, dh, ld),
+                    View::strided(k, len, dh, ld).t(),
+                    scale,
+                    false,
+                    false,
+                );
+                softmax_padded(&mut want, stride, len, len);
+                let mut got = vec![f32::NAN; seq * stride];
+                let mut kt = vec![0.0f32; scratch_len(len, dh)];
+                let head = Head { q, k, v, ld, len, dh };
+                head_probabilities(&head, scale, &mut kt, &mut got, stride);
+                assert_eq!(
+                    got[..len * stride].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    want[..len * stride].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    "probabilities, len {len}, dh {dh}"
+                );
+                let mut want_ctx = vec![0.0f32; seq * d];
+                matmul(
+                    &mut want_ctx[h * dh..],
+                    d,
+                    View::strided(&want, len, len, stride),
+                    View::strided(v, len, dh, ld),
+                    1.0,
+                    false,
+                    false,
+                );
+                let mut got_ctx = vec![0.0f32; seq * d];
+                head_context(&head, &want, stride, &mut got_ctx[h * dh..], d);
+                assert_eq!(
+                    got_ctx.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    want_ctx.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    "context, len {len}, dh {dh}"
+                );
+            }
+        }
+        assert!(!applies(16, 32) && !applies(65, 32) && !applies(20, 24) && !applies(20, 80));
+    }
+}
