@@ -141,56 +141,163 @@ kernel! {
     }
 }
 
-/// `C = P V`, `DV` vectors of head width.
-#[inline(always)]
-fn context_n<const DV: usize>(head: &Head, p: &[f32], stride: usize, ctx: &mut [f32], ld: usize) {
-    // As for the scores, the last block ends at the last row.
-    let len = head.len;
-    for i in (0..len).step_by(BLOCK).map(|i| i.min(len - BLOCK)) {
-        context_rows::<DV, BLOCK>(head, &p[i * stride..], stride, &mut ctx[i * ld..], ld);
-    }
+/// Writes `P V` for `head` into `ctx` (row `i` at `ctx[i·ld..][..dh]`): `P` is the first
+/// `len` rows of `p`, `stride` apart, over their first `len` entries. Requires [`applies`].
+pub fn head_context(head: &Head, p: &[f32], stride: usize, ctx: &mut [f32], ld: usize) {
+    head_context_at(simd_level(), head, p, stride, ctx, ld);
 }
 
-/// Context of the `R` probability rows at the start of `p`, into the first `R` rows of `ctx`.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // indices name the register tile's rows and lanes
-fn context_rows<const DV: usize, const R: usize>(
+/// [`head_context`] at a given level, which the CPU must support (tests run each one).
+///
+/// Written with explicit vector types rather than left to the auto-vectoriser as the score
+/// kernel is: with lane arrays, a change elsewhere in the crate once made the compiler keep
+/// this kernel's accumulators in scalars on the stack, and it ran ten times slower.
+fn head_context_at(
+    level: SimdLevel,
     head: &Head,
     p: &[f32],
     stride: usize,
     ctx: &mut [f32],
     ld: usize,
 ) {
-    let len = head.len;
-    let rows: [&[f32]; R] = std::array::from_fn(|r| &p[r * stride..r * stride + len]);
-    let mut acc = [[[0.0f32; LANES]; DV]; R];
-    for j in 0..len {
-        let vr = &head.v[j * head.ld..j * head.ld + DV * LANES];
-        for r in 0..R {
-            let pv = rows[r][j];
-            for (a, v) in acc[r].iter_mut().zip(vr.chunks_exact(LANES)) {
-                fma_lanes(a, pv, v.try_into().expect("whole vectors"));
+    let (len, dh) = (head.len, head.dh);
+    assert!(applies(len, dh) && stride >= len && ld >= dh);
+    // Everything the loops below read and write through pointers.
+    assert!(p.len() >= (len - 1) * stride + len, "head context: probability rows");
+    assert!(head.v.len() >= (len - 1) * head.ld + dh, "head context: value rows");
+    assert!(ctx.len() >= (len - 1) * ld + dh, "head context: output rows");
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        SimdLevel::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f"), "head context: no AVX-512");
+            // SAFETY: AVX-512F is present (checked above) and the slices hold every row the
+            // kernel touches (asserted above).
+            unsafe { x86::context_avx512(head, p, stride, ctx, ld) };
+            return;
+        }
+        SimdLevel::Avx2 => {
+            assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+            // SAFETY: as above, for AVX2 and FMA.
+            unsafe { x86::context_avx2(head, p, stride, ctx, ld) };
+            return;
+        }
+        SimdLevel::Baseline => {}
+    }
+    let _ = (level, ctx);
+    unreachable!("the fused head kernels need FMA, which `applies` checks");
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Head, BLOCK};
+    use std::arch::x86_64::*;
+
+    /// `C = P V` four probability rows at a time (the last block ending at the last row),
+    /// `NV` vectors of head width in registers per row: for each value row `j`, every
+    /// accumulator takes one fused multiply-add `p[i][j] · v[j] + acc`.
+    macro_rules! context_kernel {
+        ($name:ident, $feature:literal, $lanes:literal, $zero:ident, $load:ident, $set1:ident,
+         $fma:ident, $store:ident) => {
+            /// # Safety
+            /// The CPU must support the kernel's features; `p`, `head.v` and `ctx` must hold
+            /// `head.len` rows at their strides (`head_context_at` asserts it).
+            #[target_feature(enable = $feature)]
+            unsafe fn $name<const NV: usize>(
+                head: &Head,
+                p: &[f32],
+                stride: usize,
+                ctx: &mut [f32],
+                ld: usize,
+            ) {
+                let len = head.len;
+                let (pp, vp, cp) = (p.as_ptr(), head.v.as_ptr(), ctx.as_mut_ptr());
+                for i in (0..len).step_by(BLOCK).map(|i| i.min(len - BLOCK)) {
+                    let mut acc = [[$zero(); NV]; BLOCK];
+                    for j in 0..len {
+                        // SAFETY: row `j < len` of V, `NV · lanes = dh` values, and entry
+                        // `j` of probability rows `i..i + 4 <= len` are inside the slices.
+                        unsafe {
+                            let vr = vp.add(j * head.ld);
+                            let v: [_; NV] = std::array::from_fn(|d| $load(vr.add(d * $lanes)));
+                            for (r, acc) in acc.iter_mut().enumerate() {
+                                let pv = $set1(*pp.add((i + r) * stride + j));
+                                for (a, &v) in acc.iter_mut().zip(&v) {
+                                    *a = $fma(pv, v, *a);
+                                }
+                            }
+                        }
+                    }
+                    for (r, acc) in acc.iter().enumerate() {
+                        for (d, &a) in acc.iter().enumerate() {
+                            // SAFETY: row `i + r < len` of `ctx`, its first `dh` values.
+                            unsafe { $store(cp.add((i + r) * ld + d * $lanes), a) };
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    context_kernel!(
+        context_512,
+        "avx512f",
+        16,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_storeu_ps
+    );
+    context_kernel!(
+        context_256,
+        "avx2,fma",
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_storeu_ps
+    );
+
+    /// # Safety
+    /// As `context_512`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn context_avx512(
+        head: &Head,
+        p: &[f32],
+        stride: usize,
+        ctx: &mut [f32],
+        ld: usize,
+    ) {
+        // SAFETY: passed on from the caller.
+        unsafe {
+            match head.dh / 16 {
+                1 => context_512::<1>(head, p, stride, ctx, ld),
+                2 => context_512::<2>(head, p, stride, ctx, ld),
+                3 => context_512::<3>(head, p, stride, ctx, ld),
+                _ => context_512::<4>(head, p, stride, ctx, ld),
             }
         }
     }
-    for (r, acc) in acc.iter().enumerate() {
-        let row = &mut ctx[r * ld..r * ld + DV * LANES];
-        for (o, a) in row.chunks_exact_mut(LANES).zip(acc) {
-            o.copy_from_slice(a);
-        }
-    }
-}
 
-kernel! {
-    /// Writes `P V` for `head` into `ctx` (row `i` at `ctx[i·ld..][..dh]`): `P` is the first
-    /// `len` rows of `p`, `stride` apart, over their first `len` entries. Requires [`applies`].
-    pub fn head_context(head: &Head, p: &[f32], stride: usize, ctx: &mut [f32], ld: usize) {
-        assert!(applies(head.len, head.dh) && stride >= head.len);
-        match head.dh / LANES {
-            1 => context_n::<1>(head, p, stride, ctx, ld),
-            2 => context_n::<2>(head, p, stride, ctx, ld),
-            3 => context_n::<3>(head, p, stride, ctx, ld),
-            _ => context_n::<4>(head, p, stride, ctx, ld),
+    /// # Safety
+    /// As `context_256`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn context_avx2(
+        head: &Head,
+        p: &[f32],
+        stride: usize,
+        ctx: &mut [f32],
+        ld: usize,
+    ) {
+        // SAFETY: passed on from the caller.
+        unsafe {
+            match head.dh / 8 {
+                2 => context_256::<2>(head, p, stride, ctx, ld),
+                4 => context_256::<4>(head, p, stride, ctx, ld),
+                6 => context_256::<6>(head, p, stride, ctx, ld),
+                _ => context_256::<8>(head, p, stride, ctx, ld),
+            }
         }
     }
 }
@@ -201,6 +308,15 @@ mod tests {
     use crate::gemm::{matmul, View};
     use crate::kernels::softmax_padded;
     use crate::rng::Rng;
+
+    /// The vector levels this CPU runs.
+    fn levels() -> Vec<SimdLevel> {
+        let mut out = vec![SimdLevel::Avx2];
+        if simd_level() == SimdLevel::Avx512 {
+            out.push(SimdLevel::Avx512);
+        }
+        out
+    }
 
     /// Both kernels against the general product and softmax, bit for bit, for every length
     /// they take and every head width, on strided rows as the attention layer lays them out.
@@ -253,13 +369,15 @@ mod tests {
                     false,
                     false,
                 );
-                let mut got_ctx = vec![0.0f32; seq * d];
-                head_context(&head, &want, stride, &mut got_ctx[h * dh..], d);
-                assert_eq!(
-                    got_ctx.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                    want_ctx.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                    "context, len {len}, dh {dh}"
-                );
+                for level in levels() {
+                    let mut got_ctx = vec![0.0f32; seq * d];
+                    head_context_at(level, &head, &want, stride, &mut got_ctx[h * dh..], d);
+                    assert_eq!(
+                        got_ctx.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        want_ctx.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        "context at {level}, len {len}, dh {dh}"
+                    );
+                }
             }
         }
         assert!(!applies(16, 32) && !applies(65, 32) && !applies(20, 24) && !applies(20, 80));
