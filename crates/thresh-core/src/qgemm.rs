@@ -37,9 +37,14 @@ const KSTEP: usize = 4;
 /// Largest code magnitude.
 pub const QMAX: f32 = 127.0;
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
+
 /// Which integer kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Int8Kernel {
+    /// Intel AMX tiles (with the VNNI kernel for depths that are not a multiple of 64).
+    Amx,
     /// AVX-512 with VNNI.
     Vnni,
     /// AVX2.
@@ -51,6 +56,7 @@ pub enum Int8Kernel {
 impl std::fmt::Display for Int8Kernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Int8Kernel::Amx => "amx-int8",
             Int8Kernel::Vnni => "avx512-vnni",
             Int8Kernel::Avx2 => "avx2",
             Int8Kernel::Portable => "portable",
@@ -62,6 +68,9 @@ impl Int8Kernel {
     /// Every kernel this CPU can run, fastest first.
     pub fn available() -> Vec<Int8Kernel> {
         let mut out = Vec::new();
+        if detect_amx() {
+            out.push(Int8Kernel::Amx);
+        }
         if detect_vnni() {
             out.push(Int8Kernel::Vnni);
         }
@@ -85,6 +94,16 @@ fn detect_avx2() -> bool {
     is_x86_feature_detected!("avx2")
 }
 
+#[cfg(target_arch = "x86_64")]
+fn detect_amx() -> bool {
+    amx::detect()
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect_amx() -> bool {
+    false
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 fn detect_vnni() -> bool {
     false
@@ -95,15 +114,17 @@ fn detect_avx2() -> bool {
     false
 }
 
-/// The kernel [`qmatmul`] uses: the fastest available, detected once. `THRESH_SIMD=avx2` or
-/// `THRESH_SIMD=baseline` lowers it, as for the floating-point kernels.
+/// The kernel [`qmatmul`] uses: the fastest available, detected once. `THRESH_SIMD=avx512`
+/// (no AMX), `THRESH_SIMD=avx2` or `THRESH_SIMD=baseline` lowers it, as for the
+/// floating-point kernels.
 pub fn int8_kernel() -> Int8Kernel {
     static KERNEL: OnceLock<Int8Kernel> = OnceLock::new();
     *KERNEL.get_or_init(|| {
         let best = Int8Kernel::available()[0];
         match std::env::var("THRESH_SIMD").as_deref() {
             Ok("baseline") => Int8Kernel::Portable,
-            Ok("avx2") if best == Int8Kernel::Vnni => Int8Kernel::Avx2,
+            Ok("avx2") if matches!(best, Int8Kernel::Amx | Int8Kernel::Vnni) => Int8Kernel::Avx2,
+            Ok("avx512") if best == Int8Kernel::Amx => Int8Kernel::Vnni,
             _ => best,
         }
     })
@@ -246,6 +267,7 @@ pub fn qmatmul_with(
     assert_eq!(a.codes.len(), rows * w.kp, "qmatmul: activation codes");
     check_output("qmatmul", dst, rows, w, w_scales, bias);
     let supported = match kernel {
+        Int8Kernel::Amx => detect_amx(),
         Int8Kernel::Vnni => detect_vnni(),
         Int8Kernel::Avx2 => detect_avx2(),
         Int8Kernel::Portable => true,
@@ -362,12 +384,15 @@ impl Job<'_> {
     fn panel(&self, dst: &mut [f32]) {
         let n = self.w.n;
         let rows = dst.len() / n;
+        let blocks = self.w.blocks();
         let (max_rows, max_blocks) = match self.kernel {
-            Int8Kernel::Vnni => (4, 4),
+            // AMX takes every block in one call (it loads its tile configuration once per
+            // call), but hands depths that are not a multiple of 64 to the VNNI kernel.
+            Int8Kernel::Amx if self.w.kp.is_multiple_of(64) => (4, blocks),
+            Int8Kernel::Amx | Int8Kernel::Vnni => (4, 4),
             Int8Kernel::Avx2 => (2, 2),
             Int8Kernel::Portable => (4, 4),
         };
-        let blocks = self.w.blocks();
         let mut tile: Tile = [[0; 4 * BLOCK]; 4];
         let mut b0 = 0;
         while b0 < blocks {
@@ -388,11 +413,11 @@ impl Job<'_> {
         }
     }
 
-    /// The VNNI kernel with the epilogue in registers over `nr` rows (any number) and `nb`
+    /// The AMX or VNNI kernel with its own epilogue over `nr` rows (any number) and `nb`
     /// blocks: writes `out` directly. Returns false (doing nothing) for the other kernels.
     fn fused(&self, r: usize, nr: usize, b0: usize, nb: usize, out: &mut [f32]) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if self.kernel == Int8Kernel::Vnni {
+        if matches!(self.kernel, Int8Kernel::Amx | Int8Kernel::Vnni) {
             let kp = self.w.kp;
             let groups = kp / KSTEP;
             let (o0, o1) = (b0 * BLOCK, ((b0 + nb) * BLOCK).min(self.w.n));
@@ -406,9 +431,15 @@ impl Job<'_> {
             let a = &self.codes[r * kp..(r + nr) * kp];
             let w = &self.w.data[b0 * groups * BLOCK * KSTEP..(b0 + nb) * groups * BLOCK * KSTEP];
             let off = &self.w.offsets[b0 * BLOCK..(b0 + nb) * BLOCK];
-            // SAFETY: `qmatmul_with` checked that this CPU runs the VNNI kernel; the slices
+            // SAFETY: `qmatmul_with` checked that this CPU runs the chosen kernel; the slices
             // hold exactly `nr` rows and `nb` blocks, and `out` holds `nr` rows of `ld`.
-            unsafe { x86::vnni_panel(a, w, off, kp, nr, nb, &ctx, out) };
+            unsafe {
+                if self.kernel == Int8Kernel::Amx {
+                    amx::amx_panel(a, w, off, kp, nr, nb, &ctx, out);
+                } else {
+                    x86::vnni_panel(a, w, off, kp, nr, nb, &ctx, out);
+                }
+            }
             return true;
         }
         let _ = (r, nr, b0, nb, out);
@@ -421,7 +452,9 @@ impl Job<'_> {
         let groups = kp / KSTEP;
         let w = &self.w.data[b0 * groups * BLOCK * KSTEP..(b0 + nb) * groups * BLOCK * KSTEP];
         match self.kernel {
-            Int8Kernel::Vnni => unreachable!("the VNNI kernel writes its outputs itself"),
+            Int8Kernel::Amx | Int8Kernel::Vnni => {
+                unreachable!("the AMX and VNNI kernels write their outputs themselves")
+            }
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `qmatmul_with` checked that this CPU runs AVX2; the slices hold exactly
             // `nr` rows and `nb` blocks, which is what it reads.
@@ -561,14 +594,19 @@ mod x86 {
         assert!(out.len() >= (R - 1) * ctx.ld + ctx.col + valid);
         let mut acc = [[_mm512_setzero_si512(); B]; R];
         let flip = 0x8080_8080u32 as i32;
+        // Raw pointers in the loop: with slice indexing, the bounds checks and the reloads
+        // they need took more issue slots than the multiply-adds.
+        let (a, w) = (a.as_ptr(), w.as_ptr());
         for g in 0..groups {
             let mut wv = [_mm512_setzero_si512(); B];
             for (b, v) in wv.iter_mut().enumerate() {
                 // SAFETY: the assertion above bounds block `b`, group `g` (64 bytes) inside `w`.
-                *v = unsafe { _mm512_loadu_si512(w.as_ptr().add((b * groups + g) * 64).cast()) };
+                *v = unsafe { _mm512_loadu_si512(w.add((b * groups + g) * 64).cast()) };
             }
             for (i, acc_row) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_epi32(quad(a, kp, i, g) ^ flip);
+                // SAFETY: row `i < R`, bytes `4g..4g + 4 <= kp` of it, inside `a` (asserted).
+                let quad = unsafe { a.add(i * kp + g * KSTEP).cast::<i32>().read_unaligned() };
+                let av = _mm512_set1_epi32(quad ^ flip);
                 for (acc, &wv) in acc_row.iter_mut().zip(&wv) {
                     *acc = _mm512_dpbusd_epi32(*acc, av, wv);
                 }
@@ -687,9 +725,21 @@ mod tests {
     #[test]
     fn kernels_match_naive_sums_exactly() {
         let mut rng = Rng::new(3);
-        for &(rows, k, n) in
-            &[(1, 1, 1), (5, 7, 17), (9, 128, 384), (3, 33, 70), (70, 20, 48), (300, 20, 48)]
-        {
+        // Depths that are multiples of 64 take the AMX tiles where the CPU has them: whole
+        // and partial 16-row tiles, odd block counts, a last block of few channels.
+        for &(rows, k, n) in &[
+            (1, 1, 1),
+            (5, 7, 17),
+            (9, 128, 384),
+            (3, 33, 70),
+            (70, 20, 48),
+            (300, 20, 48),
+            (1, 64, 16),
+            (16, 64, 16),
+            (33, 192, 40),
+            (48, 256, 100),
+            (300, 128, 48),
+        ] {
             let mut w = random_codes(n * k, &mut rng);
             w[0] = 127;
             if w.len() > 1 {
