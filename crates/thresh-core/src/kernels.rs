@@ -607,7 +607,17 @@ kernel! {
             let v = r.abs();
             *a = if v > *a { v } else { *a };
         }
-        let amax = acc.iter().copied().fold(0.0f32, f32::max);
+        // Halving folds, which vectorise, rather than a chain of sixteen dependent maxima,
+        // which took a third of the quantisation of a 128-wide row. The maximum does not
+        // depend on the order.
+        let mut width = LANES;
+        while width > 1 {
+            width /= 2;
+            for i in 0..width {
+                acc[i] = if acc[i + width] > acc[i] { acc[i + width] } else { acc[i] };
+            }
+        }
+        let amax = acc[0];
         if amax == 0.0 || !amax.is_finite() {
             codes.fill(0);
             return if amax == 0.0 { 0.0 } else { f32::NAN };
