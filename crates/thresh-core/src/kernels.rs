@@ -146,6 +146,21 @@ fn combine(acc: [f32; LANES]) -> f32 {
     (q[0] + q[2]) + (q[1] + q[3])
 }
 
+/// The largest of 16 lanes (NaN lanes ignored, as by `f32::max`), folded in halves so that
+/// it vectorises: a chain of sixteen dependent maxima cost as much as the rest of a short
+/// row's softmax or quantisation. The maximum does not depend on the order.
+#[inline(always)]
+fn fold_max(mut acc: [f32; LANES]) -> f32 {
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] = acc[i].max(acc[i + width]);
+        }
+    }
+    acc[0]
+}
+
 #[inline(always)]
 fn lane_max(xs: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; LANES];
@@ -159,7 +174,7 @@ fn lane_max(xs: &[f32]) -> f32 {
     for (a, &r) in acc.iter_mut().zip(rest) {
         *a = a.max(r);
     }
-    acc.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+    fold_max(acc)
 }
 
 kernel! {
@@ -198,7 +213,7 @@ pub(crate) fn softmax_padded_row(row: &mut [f32], len: usize) {
             acc[i] = acc[i].max(v);
         }
     }
-    let max = acc.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = fold_max(acc);
     // The sum is taken as the exponentials are made, in the lanes and order of `lane_sum`.
     let mut sum = [0.0f32; LANES];
     for (ci, c) in row.chunks_exact_mut(LANES).enumerate() {
@@ -607,17 +622,7 @@ kernel! {
             let v = r.abs();
             *a = if v > *a { v } else { *a };
         }
-        // Halving folds, which vectorise, rather than a chain of sixteen dependent maxima,
-        // which took a third of the quantisation of a 128-wide row. The maximum does not
-        // depend on the order.
-        let mut width = LANES;
-        while width > 1 {
-            width /= 2;
-            for i in 0..width {
-                acc[i] = if acc[i + width] > acc[i] { acc[i + width] } else { acc[i] };
-            }
-        }
-        let amax = acc[0];
+        let amax = fold_max(acc);
         if amax == 0.0 || !amax.is_finite() {
             codes.fill(0);
             return if amax == 0.0 { 0.0 } else { f32::NAN };
