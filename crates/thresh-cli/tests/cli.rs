@@ -409,6 +409,8 @@ fn doctor_reports_simd_and_gemm_rate() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["gemm_gflops"].as_f64().unwrap() > 0.0);
     assert!(!v["simd"].as_str().unwrap().is_empty());
+    let int8 = v["int8"].as_str().unwrap();
+    assert!(["amx-int8", "avx512-vnni", "avx2", "portable"].contains(&int8), "{int8}");
     assert_eq!(v["threads"], 1);
 }
 

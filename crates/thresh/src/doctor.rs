@@ -18,6 +18,8 @@ pub struct DoctorReport {
     pub threads: usize,
     /// The SIMD level the element-wise kernels dispatch to.
     pub simd: String,
+    /// The kernel int8 layers multiply with.
+    pub int8: String,
     /// Matrix-product rate on a Transformer-sized product, GFLOP/s.
     pub gemm_gflops: f64,
     /// The product measured, `m×k×n`.
@@ -55,6 +57,7 @@ pub fn run(threads: usize) -> Result<DoctorReport, Error> {
         cores: thresh_core::threads::available_cores(),
         threads: pool.count(),
         simd: thresh_core::kernels::simd_level().to_string(),
+        int8: thresh_core::qgemm::int8_kernel().to_string(),
         gemm_gflops: gflops,
         gemm_shape: format!("{m}x{k}x{n}"),
         backends: vec!["cpu (gemm crate, rayon)".into()],
@@ -65,12 +68,13 @@ impl DoctorReport {
     /// The report as aligned text lines.
     pub fn render(&self) -> String {
         format!(
-            "thresh     {}\ncores      {}\nthreads    {}\nsimd       {}\ngemm       {:.1} GFLOP/s \
-             ({} f32, best of 5)\nbackends   {}\n",
+            "thresh     {}\ncores      {}\nthreads    {}\nsimd       {}\nint8       {}\n\
+             gemm       {:.1} GFLOP/s ({} f32, best of 5)\nbackends   {}\n",
             self.version,
             self.cores,
             self.threads,
             self.simd,
+            self.int8,
             self.gemm_gflops,
             self.gemm_shape,
             self.backends.join(", ")
