@@ -1201,6 +1201,10 @@ fn compress_quantises_prunes_and_fine_tunes_into_ordinary_model_directories() {
     assert!(pruned > 0.85, "pruned and fine-tuned accuracy {pruned}");
     let history = json_file(&s.join("history.json"));
     assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+    // Speed not measured: null in the report and no rows in the table.
+    let report = json_file(&s.join("compression.json"));
+    assert!(report["after"]["latency_ms"].is_null() && report["after"]["seq_per_s"].is_null());
+    assert!(!stdout(&o).contains("throughput"), "{}", stdout(&o));
 
     // Magnitude pruning zeroes half of the encoder weights; shapes stay; fine-tuning moves
     // the others and keeps the zeros.

@@ -21,10 +21,12 @@ pub struct Measurement {
     pub accuracy: Option<f64>,
     /// Macro-F1 on the evaluation file, when one was given.
     pub macro_f1: Option<f64>,
-    /// Median milliseconds of one forward pass on a single full-length sequence.
-    pub latency_ms: f64,
-    /// Sequences per second in batches of 64 full-length sequences.
-    pub seq_per_s: f64,
+    /// Median milliseconds of one forward pass on a single full-length sequence, unless the
+    /// speed was not measured.
+    pub latency_ms: Option<f64>,
+    /// Sequences per second in batches of 64 full-length sequences, unless the speed was not
+    /// measured.
+    pub seq_per_s: Option<f64>,
 }
 
 fn dir_size(dir: &Path) -> Result<u64, Error> {
@@ -69,8 +71,8 @@ pub fn measure(
         params,
         accuracy,
         macro_f1,
-        latency_ms: 0.0,
-        seq_per_s: 0.0,
+        latency_ms: None,
+        seq_per_s: None,
     };
     if !speed {
         return Ok(m);
@@ -84,7 +86,7 @@ pub fn measure(
     let single =
         bench::run(&BenchOptions { batch: Some(1), steps: 300, warmup: 30, ..base.clone() })?;
     let batched = bench::run(&BenchOptions { batch: Some(64), steps: 40, warmup: 5, ..base })?;
-    m.latency_ms = single.median_step_s() * 1e3;
-    m.seq_per_s = batched.seq_per_s();
+    m.latency_ms = Some(single.median_step_s() * 1e3);
+    m.seq_per_s = Some(batched.seq_per_s());
     Ok(m)
 }

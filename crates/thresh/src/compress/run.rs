@@ -171,7 +171,7 @@ pub fn compress(
     let measure_dir = |dir: &Path| -> Result<Measurement, Error> {
         let mut m =
             measure(dir, options.eval.as_deref(), &read, speed_threads, !options.skip_speed)?;
-        m.seq_per_s = (m.seq_per_s * 10.0).round() / 10.0;
+        m.seq_per_s = m.seq_per_s.map(|x| (x * 10.0).round() / 10.0);
         Ok(m)
     };
     let before = measure_dir(&options.model)?;
@@ -312,18 +312,20 @@ impl CompressReport {
         };
         rows.extend(points("accuracy", b.accuracy, a.accuracy));
         rows.extend(points("macro-F1", b.macro_f1, a.macro_f1));
-        if b.latency_ms > 0.0 {
+        if let (Some(bl), Some(al)) = (b.latency_ms, a.latency_ms) {
             rows.push([
                 "latency, batch 1 (ms)".into(),
-                format!("{:.3}", b.latency_ms),
-                format!("{:.3}", a.latency_ms),
-                ratio(a.latency_ms, b.latency_ms),
+                format!("{bl:.3}"),
+                format!("{al:.3}"),
+                ratio(al, bl),
             ]);
+        }
+        if let (Some(bt), Some(at)) = (b.seq_per_s, a.seq_per_s) {
             rows.push([
                 "throughput (seq/s)".into(),
-                format!("{:.0}", b.seq_per_s),
-                format!("{:.0}", a.seq_per_s),
-                ratio(a.seq_per_s, b.seq_per_s),
+                format!("{bt:.0}"),
+                format!("{at:.0}"),
+                ratio(at, bt),
             ]);
         }
         let widths: Vec<usize> =
