@@ -1155,6 +1155,8 @@ fn compress_quantises_prunes_and_fine_tunes_into_ordinary_model_directories() {
     assert!(after >= before - 0.02, "int8 accuracy {after} vs {before}");
     let config = json_file(&q.join("config.json"));
     assert_eq!(config["compression"]["quantize"], "int8");
+    // The vocabulary ships gzip-compressed, in place of the plain file.
+    assert!(q.join("word_tokenizer.json.gz").is_file() && !q.join("word_tokenizer.json").exists());
     let header = std::fs::read(q.join("model.safetensors")).unwrap();
     let len = u64::from_le_bytes(header[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&header[8..8 + len]).unwrap();

@@ -23,10 +23,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::Io { path: path.to_path_buf(), source }
 }
 
-/// Writes the weights, `config.json` and the tokenizer into `dir` (created if needed).
+/// Writes the weights, `config.json` and the tokenizer into `dir` (created if needed). A
+/// compressed model (one whose configuration records a compression) keeps a word vocabulary
+/// gzip-compressed.
 pub fn save(dir: &Path, model: &Model) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    model.tokenizer.save(dir)?;
+    model.tokenizer.save_as(dir, model.config.compression.is_some())?;
     let config_path = dir.join(CONFIG_FILE);
     let mut json = serde_json::to_string_pretty(&model.config)
         .map_err(|e| ModelError::Corrupt { path: config_path.clone(), message: e.to_string() })?;

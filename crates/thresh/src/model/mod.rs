@@ -2,7 +2,8 @@
 //!
 //! A model directory holds `model.safetensors` (the weights), `config.json` ([`ModelConfig`]:
 //! architecture, labels, sequence length, tokenizer file), the tokenizer (`tokenizer.json` in
-//! Hugging Face's format, or `word_tokenizer.json` for the word tokenizer), and the records of
+//! Hugging Face's format, or `word_tokenizer.json` for the word tokenizer, gzip-compressed as
+//! `word_tokenizer.json.gz` in compressed models), and the records of
 //! the run that made it: `history.json`, `metrics.json`, `run.json` (and, for a fine-tuned
 //! checkpoint, its configuration as `pretrained_config.json`). Every file is written
 //! atomically, so a directory is never left half-written.

@@ -6,7 +6,7 @@
 //! - [`TextTokenizer::train`] with [`TokenizerKind::Word`]: whole words and single
 //!   punctuation marks, each CJK character plus (optionally) CJK bigrams, optional stop-word
 //!   removal and number folding, and a vocabulary of the most frequent tokens. Saved as
-//!   `word_tokenizer.json`, a format of this crate.
+//!   `word_tokenizer.json`, a format of this crate (gzip-compressed in compressed models).
 //! - [`TextTokenizer::train`] with [`TokenizerKind::WordPiece`] or [`TokenizerKind::Bpe`]:
 //!   a subword model in the style of BERT, learnt deterministically. Saved as a Hugging Face
 //!   `tokenizer.json`.

@@ -15,6 +15,32 @@ use crate::fsutil::write_atomic;
 /// The file name of a BERT vocabulary, looked for by [`TextTokenizer::from_pretrained`].
 const VOCAB_TXT: &str = "vocab.txt";
 
+/// The word tokenizer's file, gzip-compressed, as compressed model directories keep it.
+pub(crate) const WORD_FILE_GZ: &str = "word_tokenizer.json.gz";
+
+/// The names a saved tokenizer may have; a model directory holds exactly one.
+const SAVED_NAMES: [&str; 3] = [WORD_FILE, WORD_FILE_GZ, TOKENIZER_FILE];
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
+}
+
+/// Inflates a gzip file's bytes, naming the file when they are not gzip.
+fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, TextError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| {
+        TextError::InvalidFile {
+            path: path.to_path_buf(),
+            reason: format!("not a complete gzip stream: {e}"),
+        }
+    })?;
+    Ok(out)
+}
+
 /// A tokenizer: turns text into token ids.
 ///
 /// Either a word tokenizer (see [`TokenizerKind::Word`]) or a Hugging Face tokenizer, trained
@@ -109,56 +135,76 @@ impl TextTokenizer {
     /// `word_tokenizer.json`, pretty-printed JSON of the form `{"format":
     /// "thresh-word-tokenizer", "version": 1, "config": {...}, "vocab": [...]}` where `config`
     /// is the [`TokenizerConfig`] and `vocab` the token strings in id order. A tokenizer file
-    /// of the other kind left in `dir` by an earlier save is removed, so that
+    /// of another name left in `dir` by an earlier save is removed, so that
     /// [`TextTokenizer::load`] finds exactly one.
     pub fn save(&self, dir: &Path) -> Result<Vec<String>, TextError> {
+        self.save_as(dir, false)
+    }
+
+    /// [`TextTokenizer::save`], with the word tokenizer's file gzip-compressed
+    /// (`word_tokenizer.json.gz`) when `gzip` is set: compressed models ship their vocabulary
+    /// that way, since a bag model's word and n-gram strings can outweigh its quantised
+    /// table. Subword tokenizers keep Hugging Face's plain `tokenizer.json` either way.
+    pub fn save_as(&self, dir: &Path, gzip: bool) -> Result<Vec<String>, TextError> {
         std::fs::create_dir_all(dir).map_err(|e| TextError::io(dir, e))?;
-        let (name, stale) = match &self.inner {
-            Inner::Word(_) => (WORD_FILE, TOKENIZER_FILE),
-            Inner::Subword(_) => (TOKENIZER_FILE, WORD_FILE),
+        let name = match (&self.inner, gzip) {
+            (Inner::Word(_), false) => WORD_FILE,
+            (Inner::Word(_), true) => WORD_FILE_GZ,
+            (Inner::Subword(_), _) => TOKENIZER_FILE,
         };
         let path = dir.join(name);
         let bytes = match &self.inner {
+            Inner::Word(w) if gzip => self::gzip(&w.to_bytes()),
             Inner::Word(w) => w.to_bytes(),
             Inner::Subword(s) => s.to_bytes(&path)?,
         };
         write_atomic(&path, &bytes).map_err(|e| TextError::io(&path, e))?;
-        let stale = dir.join(stale);
-        match std::fs::remove_file(&stale) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(TextError::io(stale, e)),
+        for stale in SAVED_NAMES.iter().filter(|&&n| n != name) {
+            let stale = dir.join(stale);
+            match std::fs::remove_file(&stale) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(TextError::io(stale, e)),
+            }
         }
         Ok(vec![name.to_string()])
     }
 
-    /// Loads what [`TextTokenizer::save`] wrote into `dir` (whichever of `tokenizer.json` and
-    /// `word_tokenizer.json` is there). A missing, truncated or corrupt file gives an error
-    /// naming the file (or the directory, when neither file is there).
+    /// Loads what [`TextTokenizer::save`] or [`TextTokenizer::save_as`] wrote into `dir`
+    /// (whichever of `tokenizer.json`, `word_tokenizer.json` and `word_tokenizer.json.gz` is
+    /// there). A missing, truncated or corrupt file gives an error naming the file (or the
+    /// directory, when no file or more than one is there).
     pub fn load(dir: &Path) -> Result<Self, TextError> {
-        let word: PathBuf = dir.join(WORD_FILE);
-        let subword: PathBuf = dir.join(TOKENIZER_FILE);
-        let inner = match (exists(&word)?, exists(&subword)?) {
-            (true, true) => {
+        let mut found = Vec::new();
+        for name in SAVED_NAMES {
+            if exists(&dir.join(name))? {
+                found.push(name);
+            }
+        }
+        let name = match found.as_slice() {
+            [name] => *name,
+            [] => {
                 return Err(TextError::NoTokenizer {
                     path: dir.to_path_buf(),
                     reason: format!(
-                        "both {WORD_FILE} and {TOKENIZER_FILE} present: expected exactly one"
+                        "no tokenizer found: expected {TOKENIZER_FILE} or {WORD_FILE} \
+                         (or {WORD_FILE_GZ})"
                     ),
                 })
             }
-            (true, false) => Inner::Word(WordTokenizer::from_bytes(&read(&word)?, &word)?),
-            (false, true) => Inner::Subword(Box::new(SubwordTokenizer::from_json(
-                &read(&subword)?,
-                &subword,
-                false,
-            )?)),
-            (false, false) => {
+            several => {
                 return Err(TextError::NoTokenizer {
                     path: dir.to_path_buf(),
-                    reason: format!("no tokenizer found: expected {TOKENIZER_FILE} or {WORD_FILE}"),
+                    reason: format!("{} present: expected exactly one", several.join(" and ")),
                 })
             }
+        };
+        let path: PathBuf = dir.join(name);
+        let bytes = read(&path)?;
+        let inner = match name {
+            WORD_FILE => Inner::Word(WordTokenizer::from_bytes(&bytes, &path)?),
+            WORD_FILE_GZ => Inner::Word(WordTokenizer::from_bytes(&gunzip(&bytes, &path)?, &path)?),
+            _ => Inner::Subword(Box::new(SubwordTokenizer::from_json(&bytes, &path, false)?)),
         };
         let tokenizer = TextTokenizer { inner };
         tracing::debug!(
@@ -424,6 +470,37 @@ mod tests {
         std::fs::write(dir.path().join(TOKENIZER_FILE), b"{}").unwrap();
         let message = TextTokenizer::load(dir.path()).unwrap_err().to_string();
         assert!(message.contains("expected exactly one"), "{message}");
+        // A gzip file cut short names the file.
+        std::fs::remove_file(dir.path().join(TOKENIZER_FILE)).unwrap();
+        let t = TextTokenizer::train(&config(TokenizerKind::Word), &refs(&texts)).unwrap();
+        t.save_as(dir.path(), true).unwrap();
+        let path = dir.path().join(WORD_FILE_GZ);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let message = TextTokenizer::load(dir.path()).unwrap_err().to_string();
+        let prefix = format!("{}: not a valid tokenizer file: not a complete gzip", path.display());
+        assert!(message.starts_with(&prefix), "{message}");
+    }
+
+    #[test]
+    fn gzipped_word_tokenizer_loads_the_same_and_replaces_the_plain_file() {
+        let texts = english(300);
+        let t = TextTokenizer::train(&config(TokenizerKind::Word), &refs(&texts)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        t.save(dir.path()).unwrap();
+        let plain = std::fs::read(dir.path().join(WORD_FILE)).unwrap();
+        assert_eq!(t.save_as(dir.path(), true).unwrap(), [WORD_FILE_GZ]);
+        assert!(!dir.path().join(WORD_FILE).exists());
+        let packed = std::fs::read(dir.path().join(WORD_FILE_GZ)).unwrap();
+        assert!(packed.len() < plain.len() / 2, "{} vs {} bytes", packed.len(), plain.len());
+        let loaded = TextTokenizer::load(dir.path()).unwrap();
+        for text in ["The film was wonderful!", "unseen wordz", "中文 mixed 3.5"] {
+            assert_eq!(loaded.encode(text), t.encode(text), "{text}");
+        }
+        // Saving it plainly again leaves one file, byte for byte the first.
+        loaded.save(dir.path()).unwrap();
+        assert!(!dir.path().join(WORD_FILE_GZ).exists());
+        assert_eq!(std::fs::read(dir.path().join(WORD_FILE)).unwrap(), plain);
     }
 
     #[test]
