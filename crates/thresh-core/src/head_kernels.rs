@@ -194,13 +194,32 @@ mod x86 {
 
     /// `C = P V` four probability rows at a time (the last block ending at the last row),
     /// `NV` vectors of head width in registers per row: for each value row `j`, every
-    /// accumulator takes one fused multiply-add `p[i][j] · v[j] + acc`.
+    /// accumulator takes one fused multiply-add `p[i][j] · v[j] + acc`. `$entry` dispatches
+    /// on the head width to the listed vector counts.
     macro_rules! context_kernel {
-        ($name:ident, $feature:literal, $lanes:literal, $zero:ident, $load:ident, $set1:ident,
-         $fma:ident, $store:ident) => {
+        ($entry:ident, $name:ident, $feature:literal, $lanes:literal, [$($nv:literal),+],
+         $zero:ident, $load:ident, $set1:ident, $fma:ident, $store:ident) => {
             /// # Safety
             /// The CPU must support the kernel's features; `p`, `head.v` and `ctx` must hold
-            /// `head.len` rows at their strides (`head_context_at` asserts it).
+            /// `head.len` rows at their strides and `head.dh` must be a listed width
+            /// (`head_context_at` asserts both).
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn $entry(
+                head: &Head,
+                p: &[f32],
+                stride: usize,
+                ctx: &mut [f32],
+                ld: usize,
+            ) {
+                match head.dh / $lanes {
+                    // SAFETY: passed on from the caller.
+                    $($nv => unsafe { $name::<$nv>(head, p, stride, ctx, ld) },)+
+                    _ => unreachable!("head width {} (see `applies`)", head.dh),
+                }
+            }
+
+            /// # Safety
+            /// As the entry point above.
             #[target_feature(enable = $feature)]
             unsafe fn $name<const NV: usize>(
                 head: &Head,
@@ -239,9 +258,11 @@ mod x86 {
     }
 
     context_kernel!(
+        context_avx512,
         context_512,
         "avx512f",
         16,
+        [1, 2, 3, 4],
         _mm512_setzero_ps,
         _mm512_loadu_ps,
         _mm512_set1_ps,
@@ -249,57 +270,17 @@ mod x86 {
         _mm512_storeu_ps
     );
     context_kernel!(
+        context_avx2,
         context_256,
         "avx2,fma",
         8,
+        [2, 4, 6, 8],
         _mm256_setzero_ps,
         _mm256_loadu_ps,
         _mm256_set1_ps,
         _mm256_fmadd_ps,
         _mm256_storeu_ps
     );
-
-    /// # Safety
-    /// As `context_512`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn context_avx512(
-        head: &Head,
-        p: &[f32],
-        stride: usize,
-        ctx: &mut [f32],
-        ld: usize,
-    ) {
-        // SAFETY: passed on from the caller.
-        unsafe {
-            match head.dh / 16 {
-                1 => context_512::<1>(head, p, stride, ctx, ld),
-                2 => context_512::<2>(head, p, stride, ctx, ld),
-                3 => context_512::<3>(head, p, stride, ctx, ld),
-                _ => context_512::<4>(head, p, stride, ctx, ld),
-            }
-        }
-    }
-
-    /// # Safety
-    /// As `context_256`.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn context_avx2(
-        head: &Head,
-        p: &[f32],
-        stride: usize,
-        ctx: &mut [f32],
-        ld: usize,
-    ) {
-        // SAFETY: passed on from the caller.
-        unsafe {
-            match head.dh / 8 {
-                2 => context_256::<2>(head, p, stride, ctx, ld),
-                4 => context_256::<4>(head, p, stride, ctx, ld),
-                6 => context_256::<6>(head, p, stride, ctx, ld),
-                _ => context_256::<8>(head, p, stride, ctx, ld),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
