@@ -21,21 +21,57 @@ pub fn uniform_at(seed: u64, stream: u64, index: u64) -> f32 {
     (h >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
 }
 
+/// SplitMix64's increment: each draw adds it to the state.
+const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// A small, fast, seeded generator (SplitMix64).
 #[derive(Clone, Debug)]
 pub struct Rng {
     state: u64,
+    /// Initial values are not drawn (see [`Rng::placeholder`]).
+    placeholder: bool,
 }
 
 impl Rng {
     /// A generator from a seed; equal seeds give equal sequences.
     pub fn new(seed: u64) -> Self {
-        Rng { state: seed }
+        Rng { state: seed, placeholder: false }
+    }
+
+    /// A generator for building a network whose weights are about to be loaded: the
+    /// `*_values` draws give zeros without computing or writing them (the memory stays
+    /// untouched until the loaded values replace it) and advance the state exactly as real
+    /// draws would, so every later draw (dropout seeds, say) equals [`Rng::new`]'s.
+    pub fn placeholder(seed: u64) -> Self {
+        Rng { state: seed, placeholder: true }
+    }
+
+    /// Advances the state past `calls` draws of [`Rng::next_u64`].
+    fn skip(&mut self, calls: usize) {
+        self.state = self.state.wrapping_add((calls as u64).wrapping_mul(GAMMA));
+    }
+
+    /// `n` values `std · normal()`, in order (zeros from a placeholder).
+    pub fn normal_values(&mut self, n: usize, std: f32) -> Vec<f32> {
+        if self.placeholder {
+            self.skip(2 * n);
+            return vec![0.0; n];
+        }
+        (0..n).map(|_| self.normal() * std).collect()
+    }
+
+    /// `n` values `uniform_range(lo, hi)`, in order (zeros from a placeholder).
+    pub fn uniform_values(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        if self.placeholder {
+            self.skip(n);
+            return vec![0.0; n];
+        }
+        (0..n).map(|_| self.uniform_range(lo, hi)).collect()
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.state = self.state.wrapping_add(GAMMA);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -64,9 +100,10 @@ impl Rng {
         (((self.next_u64() >> 11) as u128 * n as u128) >> 53) as usize
     }
 
-    /// A child generator for an independent stream (e.g. one per layer).
+    /// A child generator for an independent stream (e.g. one per layer); a placeholder's
+    /// children are placeholders.
     pub fn fork(&mut self) -> Rng {
-        Rng::new(mix64(self.next_u64()))
+        Rng { state: mix64(self.next_u64()), placeholder: self.placeholder }
     }
 
     /// Fisher–Yates shuffle.
@@ -91,6 +128,25 @@ mod tests {
         assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
         let hashed: f32 = (0..20_000).map(|i| uniform_at(3, 1, i)).sum::<f32>() / 20_000.0;
         assert!((hashed - 0.5).abs() < 0.01, "mean {hashed}");
+    }
+
+    /// Value draws equal the single draws they stand for; a placeholder gives zeros and ends
+    /// in the same state, so what is drawn after (and from forks) is the same.
+    #[test]
+    fn placeholder_skips_value_draws_but_not_the_state() {
+        let (mut real, mut single, mut fake) = (Rng::new(5), Rng::new(5), Rng::placeholder(5));
+        let normals = real.normal_values(37, 0.5);
+        let want: Vec<f32> = (0..37).map(|_| single.normal() * 0.5).collect();
+        assert_eq!(normals, want);
+        let uniforms = real.uniform_values(11, -2.0, 3.0);
+        let want: Vec<f32> = (0..11).map(|_| single.uniform_range(-2.0, 3.0)).collect();
+        assert_eq!(uniforms, want);
+        assert_eq!(fake.normal_values(37, 0.5), vec![0.0; 37]);
+        assert_eq!(fake.uniform_values(11, -2.0, 3.0), vec![0.0; 11]);
+        let (mut real_child, mut fake_child) = (real.fork(), fake.fork());
+        assert_eq!(real.next_u64(), fake.next_u64());
+        assert_eq!(real_child.next_u64(), fake_child.next_u64());
+        assert_eq!(fake_child.uniform_values(3, 0.0, 1.0), vec![0.0; 3]);
     }
 
     #[test]

@@ -75,7 +75,8 @@ impl MultiHeadAttention {
         let inner = heads * head_dim;
         let mut qkv = Linear::new(&format!("{name}.qkv"), d, 3 * inner, true, rng);
         let bound = (6.0 / (d + 3 * inner) as f32).sqrt();
-        qkv.weight.value.data_mut().iter_mut().for_each(|w| *w = rng.uniform_range(-bound, bound));
+        let w = rng.uniform_values(d * 3 * inner, -bound, bound);
+        qkv.weight.value = Tensor::from_vec(w, &[3 * inner, d]).expect("sizes agree");
         let mut out = Linear::new(&format!("{name}.out"), inner, d, true, rng);
         for b in [&mut qkv.bias, &mut out.bias].into_iter().flatten() {
             b.value.fill(0.0);

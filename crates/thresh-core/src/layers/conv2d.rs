@@ -120,12 +120,11 @@ impl Conv2d {
         assert!(kernel > 0 && stride > 0, "kernel and stride must be positive");
         let fan_in = in_channels * kernel * kernel;
         let bound = 1.0 / (fan_in as f32).sqrt();
-        let w: Vec<f32> =
-            (0..out_channels * fan_in).map(|_| rng.uniform_range(-bound, bound)).collect();
+        let w = rng.uniform_values(out_channels * fan_in, -bound, bound);
         let shape = [out_channels, in_channels, kernel, kernel];
         let weight = Param::new(format!("{name}.weight"), Tensor::from_vec(w, &shape).unwrap());
         let bias = bias.then(|| {
-            let b: Vec<f32> = (0..out_channels).map(|_| rng.uniform_range(-bound, bound)).collect();
+            let b = rng.uniform_values(out_channels, -bound, bound);
             Param::new(format!("{name}.bias"), Tensor::from_vec(b, &[out_channels]).unwrap())
         });
         Conv2d {

@@ -21,7 +21,7 @@ pub struct Embedding {
 impl Embedding {
     /// A table of `vocab` rows of width `d`, named `name.weight`, values `N(0, std²)`.
     pub fn new(name: &str, vocab: usize, d: usize, std: f32, rng: &mut Rng) -> Self {
-        let w: Vec<f32> = (0..vocab * d).map(|_| rng.normal() * std).collect();
+        let w = rng.normal_values(vocab * d, std);
         Embedding {
             weight: Param::row_sparse(
                 format!("{name}.weight"),

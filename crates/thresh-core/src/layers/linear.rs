@@ -29,11 +29,11 @@ impl Linear {
     /// A layer named `name` (parameters `name.weight`, `name.bias`), initialised as PyTorch does.
     pub fn new(name: &str, d_in: usize, d_out: usize, bias: bool, rng: &mut Rng) -> Self {
         let bound = 1.0 / (d_in as f32).sqrt();
-        let w: Vec<f32> = (0..d_in * d_out).map(|_| rng.uniform_range(-bound, bound)).collect();
+        let w = rng.uniform_values(d_in * d_out, -bound, bound);
         let weight =
             Param::new(format!("{name}.weight"), Tensor::from_vec(w, &[d_out, d_in]).unwrap());
         let bias = bias.then(|| {
-            let b: Vec<f32> = (0..d_out).map(|_| rng.uniform_range(-bound, bound)).collect();
+            let b = rng.uniform_values(d_out, -bound, bound);
             Param::new(format!("{name}.bias"), Tensor::from_vec(b, &[d_out]).unwrap())
                 .with_decay(true)
         });

@@ -17,7 +17,7 @@ pub struct PositionalEmbedding {
 impl PositionalEmbedding {
     /// A table for positions `0..max_len`, values `N(0, std²)`, named `name.weight`.
     pub fn new(name: &str, max_len: usize, d: usize, std: f32, rng: &mut Rng) -> Self {
-        let w: Vec<f32> = (0..max_len * d).map(|_| rng.normal() * std).collect();
+        let w = rng.normal_values(max_len * d, std);
         PositionalEmbedding {
             weight: Param::new(
                 format!("{name}.weight"),

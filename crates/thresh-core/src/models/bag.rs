@@ -103,11 +103,19 @@ pub struct BagClassifier {
 impl BagClassifier {
     /// A freshly initialised model; the same seed gives the same weights.
     pub fn new(config: BagConfig, seed: u64) -> Result<Self, CoreError> {
+        Self::build(config, Rng::new(seed))
+    }
+
+    /// The model [`BagClassifier::new`] makes, but with zero weights in untouched memory, for
+    /// weights about to be loaded (see [`Rng::placeholder`]).
+    pub fn placeholder(config: BagConfig, seed: u64) -> Result<Self, CoreError> {
+        Self::build(config, Rng::placeholder(seed))
+    }
+
+    fn build(config: BagConfig, mut rng: Rng) -> Result<Self, CoreError> {
         config.validate()?;
-        let mut rng = Rng::new(seed);
         let bound = 1.0 / config.dim as f32;
-        let table: Vec<f32> =
-            (0..config.vocab_size * config.dim).map(|_| rng.uniform_range(-bound, bound)).collect();
+        let table = rng.uniform_values(config.vocab_size * config.dim, -bound, bound);
         let embeddings = Param::row_sparse(
             "embeddings.weight",
             Tensor::from_vec(table, &[config.vocab_size, config.dim])?,

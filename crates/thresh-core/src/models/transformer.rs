@@ -201,8 +201,17 @@ pub struct TransformerClassifier {
 impl TransformerClassifier {
     /// A freshly initialised model; the same seed gives the same weights.
     pub fn new(config: TransformerConfig, seed: u64) -> Result<Self, CoreError> {
+        Self::build(config, Rng::new(seed))
+    }
+
+    /// The model [`TransformerClassifier::new`] makes, but with zero weights in untouched
+    /// memory, for weights about to be loaded (see [`Rng::placeholder`]).
+    pub fn placeholder(config: TransformerConfig, seed: u64) -> Result<Self, CoreError> {
+        Self::build(config, Rng::placeholder(seed))
+    }
+
+    fn build(config: TransformerConfig, mut rng: Rng) -> Result<Self, CoreError> {
         config.validate()?;
-        let mut rng = Rng::new(seed);
         let (d, std) = (config.d_model, config.embedding_init_std);
         let tokens = Embedding::new("embeddings.tokens", config.vocab_size, d, std, &mut rng);
         let positions =
@@ -490,6 +499,31 @@ mod tests {
             let step = if pooling == PoolingKind::MeanMax { 1e-3 } else { 1e-2 };
             check_param_grads(&mut model, &unused, step, 3e-2, fwd, |m, _, dy| m.backward(dy));
         }
+    }
+
+    /// A placeholder model holds zeros; given the same weights it is the model `new` makes,
+    /// down to the dropout masks of a training pass.
+    #[test]
+    fn placeholder_with_loaded_weights_equals_the_seeded_model() {
+        let ids = vec![1, 5, 7, 2, 0, 0, 3, 3, 9, 11, 4, 6];
+        let batch =
+            TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6]).unwrap()).unwrap();
+        let config = TransformerConfig { pooler: true, ..small(true, PoolingKind::Mean) };
+        let mut seeded = TransformerClassifier::new(config.clone(), 9).unwrap();
+        let mut placeholder = TransformerClassifier::placeholder(config, 9).unwrap();
+        let mut values = Vec::new();
+        seeded.visit(&mut |p| values.push(p.value.clone()));
+        let mut zero = true;
+        let mut i = 0;
+        placeholder.visit_mut(&mut |p| {
+            zero &= p.value.data().iter().all(|&v| v == 0.0) || p.name.contains("norm");
+            p.value = values[i].clone();
+            i += 1;
+        });
+        assert!(zero && i == values.len());
+        let a = seeded.forward(&batch, true).unwrap().clone();
+        let b = placeholder.forward(&batch, true).unwrap().clone();
+        assert_eq!(a, b);
     }
 
     /// With the encoder frozen only the pooler and head get gradients, and they are the ones

@@ -75,7 +75,7 @@ pub fn load_config(dir: &Path) -> Result<ModelConfig, ModelError> {
 pub fn load(dir: &Path) -> Result<Model, ModelError> {
     let config = load_config(dir)?;
     let tokenizer = TextTokenizer::load(dir)?;
-    let mut network = Network::new(&config, 0)?;
+    let mut network = Network::placeholder(&config, 0)?;
     let weights = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
         return Err(ModelError::MissingFile { path: weights });

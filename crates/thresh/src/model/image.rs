@@ -44,7 +44,7 @@ pub fn load_image_model(dir: &Path) -> Result<ImageModel, ModelError> {
             })
         }
     };
-    let mut network = CnnClassifier::new(arch, 0)?;
+    let mut network = CnnClassifier::placeholder(arch, 0)?;
     let weights = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
         return Err(ModelError::MissingFile { path: weights });

@@ -17,18 +17,38 @@ pub enum Network {
 impl Network {
     /// A freshly initialised network for `config`; the same seed gives the same weights.
     pub fn new(config: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
+        Self::build(config, seed, false)
+    }
+
+    /// The network [`Network::new`] makes, with zero weights in untouched memory, for weights
+    /// about to be loaded: no time spent drawing values that are replaced at once.
+    pub fn placeholder(config: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
+        Self::build(config, seed, true)
+    }
+
+    fn build(config: &ModelConfig, seed: u64, placeholder: bool) -> Result<Self, ModelError> {
         match config.model {
             ModelKind::Transformer | ModelKind::Bert => {
                 let arch = config.transformer.clone().ok_or_else(|| {
                     CoreError::InvalidConfig("transformer model without its architecture".into())
                 })?;
-                Ok(Network::Transformer(Box::new(TransformerClassifier::new(arch, seed)?)))
+                let m = if placeholder {
+                    TransformerClassifier::placeholder(arch, seed)?
+                } else {
+                    TransformerClassifier::new(arch, seed)?
+                };
+                Ok(Network::Transformer(Box::new(m)))
             }
             ModelKind::Bag => {
                 let arch = config.bag.clone().ok_or_else(|| {
                     CoreError::InvalidConfig("bag model without its architecture".into())
                 })?;
-                Ok(Network::Bag(Box::new(BagClassifier::new(arch, seed)?)))
+                let m = if placeholder {
+                    BagClassifier::placeholder(arch, seed)?
+                } else {
+                    BagClassifier::new(arch, seed)?
+                };
+                Ok(Network::Bag(Box::new(m)))
             }
             ModelKind::Cnn => Err(CoreError::InvalidConfig(
                 "an image model has no text network (see model::ImageModel)".into(),
