@@ -4,9 +4,11 @@
 //! For short sequences the general product spends more time packing its operands and choosing
 //! tiles than multiplying. These kernels keep a whole head in registers and L1 instead: `Kᵀ` is
 //! copied once to rows of whole vectors, then four query rows at a time accumulate their scores
-//! in registers, and four probability rows at a time their context. (One row at a time does
-//! not vectorise, so a length that is not a multiple of four ends with a block that overlaps
-//! the one before.)
+//! in registers, and four probability rows at a time their context. (Four rows share each
+//! vector load, so a length that is not a multiple of four ends with a block that overlaps
+//! the one before.) Both products are written in explicit AVX-512 and AVX2 vectors: left to
+//! the auto-vectoriser, the same loops once compiled to scalars on the stack after a change
+//! elsewhere in the crate.
 //!
 //! Every output element is the same chain of fused multiply-adds, from zero and in the same
 //! order, that the `gemm` crate's blocked kernels compute, followed by the same final scaling,
@@ -16,7 +18,7 @@
 //! checks the equality over every length; [`applies`] says when the kernels may be used.
 #![allow(unsafe_code)]
 
-use crate::kernels::{kernel, lane_padded, simd_level, softmax_padded_row, SimdLevel, LANES};
+use crate::kernels::{lane_padded, simd_level, softmax_padded, SimdLevel, LANES};
 
 /// Query or probability rows handled together.
 const BLOCK: usize = 4;
@@ -53,92 +55,66 @@ pub struct Head<'a> {
     pub dh: usize,
 }
 
-impl Head<'_> {
-    fn q_row(&self, i: usize) -> &[f32] {
-        &self.q[i * self.ld..i * self.ld + self.dh]
-    }
-}
-
-/// `acc += a · b`, lane by lane, one rounding per lane (a fused multiply-add).
-#[inline(always)]
-fn fma_lanes(acc: &mut [f32; LANES], a: f32, b: &[f32; LANES]) {
-    for (acc, &b) in acc.iter_mut().zip(b) {
-        *acc = a.mul_add(b, *acc);
-    }
-}
-
-/// `S = Q Kᵀ · scale` and its softmax, `NV` vectors of keys wide.
-#[inline(always)]
-fn probabilities_n<const NV: usize>(
+/// Writes the softmax of `Q Kᵀ · scale` for `head` into its first `len` rows of `probs`
+/// (rows `stride` apart, `stride` a multiple of 16 and at least `len`; entries past `len`
+/// set to 0); `kt` holds at least [`scratch_len`] values. Requires [`applies`].
+pub fn head_probabilities(
     head: &Head,
     scale: f32,
     kt: &mut [f32],
     probs: &mut [f32],
     stride: usize,
 ) {
-    let (len, dh, ld) = (head.len, head.dh, head.ld);
-    let width = NV * LANES;
-    let kt = &mut kt[..dh * width];
+    head_probabilities_at(simd_level(), head, scale, kt, probs, stride);
+}
+
+/// [`head_probabilities`] at a given level, which the CPU must support (tests run each one).
+/// Like the context kernel, written in explicit vectors rather than left to the
+/// auto-vectoriser.
+fn head_probabilities_at(
+    level: SimdLevel,
+    head: &Head,
+    scale: f32,
+    kt: &mut [f32],
+    probs: &mut [f32],
+    stride: usize,
+) {
+    let (len, dh) = (head.len, head.dh);
+    assert!(applies(len, dh) && stride >= len && stride.is_multiple_of(LANES));
+    let width = lane_padded(len);
+    // Everything the loops below read and write through pointers.
+    assert!(kt.len() >= scratch_len(len, dh), "head scores: scratch");
+    assert!(probs.len() >= (len - 1) * stride + width.max(stride), "head scores: rows");
+    assert!(head.q.len() >= (len - 1) * head.ld + dh, "head scores: query rows");
+    assert!(head.k.len() >= (len - 1) * head.ld + dh, "head scores: key rows");
+    // `Kᵀ`, `width` wide: columns past the real keys keep whatever they held; the softmax
+    // masks them.
     for j in 0..len {
-        for (c, &v) in head.k[j * ld..j * ld + dh].iter().enumerate() {
+        for (c, &v) in head.k[j * head.ld..j * head.ld + dh].iter().enumerate() {
             kt[c * width + j] = v;
         }
     }
-    let kt = &*kt;
-    // The last block ends at the last row, overlapping the one before when `len` is not a
-    // multiple of four (those rows are computed twice, to the same values).
-    for i in (0..len).step_by(BLOCK).map(|i| i.min(len - BLOCK)) {
-        score_rows::<NV, BLOCK>(head, i, kt, scale, &mut probs[i * stride..], stride);
-    }
-    for row in probs.chunks_exact_mut(stride).take(len) {
-        softmax_padded_row(row, len);
-    }
-}
-
-/// Scores of query rows `i..i + R` against every key, into `out` (rows `stride` apart).
-/// Columns past the real keys get whatever stale `Kᵀ` columns give; the softmax masks them.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // indices name the register tile's rows and lanes
-fn score_rows<const NV: usize, const R: usize>(
-    head: &Head,
-    i: usize,
-    kt: &[f32],
-    scale: f32,
-    out: &mut [f32],
-    stride: usize,
-) {
-    let rows: [&[f32]; R] = std::array::from_fn(|r| head.q_row(i + r));
-    let mut acc = [[[0.0f32; LANES]; NV]; R];
-    for (c, kr) in kt.chunks_exact(NV * LANES).enumerate() {
-        for r in 0..R {
-            let qv = rows[r][c];
-            for (a, k) in acc[r].iter_mut().zip(kr.chunks_exact(LANES)) {
-                fma_lanes(a, qv, k.try_into().expect("whole vectors"));
-            }
+    #[cfg(target_arch = "x86_64")]
+    match level {
+        SimdLevel::Avx512 => {
+            assert!(is_x86_feature_detected!("avx512f"), "head scores: no AVX-512");
+            // SAFETY: AVX-512F is present and the slices hold every row the kernel touches
+            // (both checked above).
+            unsafe { x86::scores_avx512(head, scale, kt, probs, stride) };
         }
-    }
-    for (r, acc) in acc.iter().enumerate() {
-        let row = &mut out[r * stride..r * stride + NV * LANES];
-        for (o, a) in row.chunks_exact_mut(LANES).zip(acc) {
-            for l in 0..LANES {
-                o[l] = scale * a[l];
-            }
+        SimdLevel::Avx2 => {
+            assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+            // SAFETY: as above, for AVX2 and FMA.
+            unsafe { x86::scores_avx2(head, scale, kt, probs, stride) };
         }
+        SimdLevel::Baseline => unreachable!("the fused head kernels need FMA (see `applies`)"),
     }
-}
-
-kernel! {
-    /// Writes the softmax of `Q Kᵀ · scale` for `head` into its first `len` rows of `probs`
-    /// (rows `stride` apart, `stride` a multiple of 16 and at least `len`; entries past `len`
-    /// set to 0); `kt` holds at least [`scratch_len`] values. Requires [`applies`].
-    pub fn head_probabilities(head: &Head, scale: f32, kt: &mut [f32], probs: &mut [f32], stride: usize) {
-        assert!(applies(head.len, head.dh) && stride >= head.len && stride.is_multiple_of(LANES));
-        match lane_padded(head.len) / LANES {
-            2 => probabilities_n::<2>(head, scale, kt, probs, stride),
-            3 => probabilities_n::<3>(head, scale, kt, probs, stride),
-            _ => probabilities_n::<4>(head, scale, kt, probs, stride),
-        }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (level, scale);
+        unreachable!("the fused head kernels need FMA, which `applies` checks");
     }
+    softmax_padded(probs, stride, len, len);
 }
 
 /// Writes `P V` for `head` into `ctx` (row `i` at `ctx[i·ld..][..dh]`): `P` is the first
@@ -257,6 +233,99 @@ mod x86 {
         };
     }
 
+    /// `S = Q Kᵀ · scale` four query rows at a time (the last block ending at the last row),
+    /// `NV` vectors of keys in registers per row: for each head column `c`, every accumulator
+    /// takes one fused multiply-add `q[i][c] · Kᵀ[c] + acc`; the sums are then scaled. `$entry`
+    /// dispatches on the padded key count to the listed vector counts.
+    macro_rules! scores_kernel {
+        ($entry:ident, $name:ident, $feature:literal, $lanes:literal, [$($nv:literal),+],
+         $zero:ident, $load:ident, $set1:ident, $fma:ident, $mul:ident, $store:ident) => {
+            /// # Safety
+            /// The CPU must support the kernel's features; `kt` must hold `dh` rows of the
+            /// padded key count, `probs` `len` rows of `stride` (at least that count) and
+            /// `head.q` `len` rows (`head_probabilities_at` asserts all three).
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn $entry(
+                head: &Head,
+                scale: f32,
+                kt: &[f32],
+                probs: &mut [f32],
+                stride: usize,
+            ) {
+                match crate::kernels::lane_padded(head.len) / $lanes {
+                    // SAFETY: passed on from the caller.
+                    $($nv => unsafe { $name::<$nv>(head, scale, kt, probs, stride) },)+
+                    _ => unreachable!("{} keys (see `applies`)", head.len),
+                }
+            }
+
+            /// # Safety
+            /// As the entry point above.
+            #[target_feature(enable = $feature)]
+            unsafe fn $name<const NV: usize>(
+                head: &Head,
+                scale: f32,
+                kt: &[f32],
+                probs: &mut [f32],
+                stride: usize,
+            ) {
+                let (len, dh, width) = (head.len, head.dh, NV * $lanes);
+                let (qp, kp, op) = (head.q.as_ptr(), kt.as_ptr(), probs.as_mut_ptr());
+                let scale = $set1(scale);
+                for i in (0..len).step_by(BLOCK).map(|i| i.min(len - BLOCK)) {
+                    let mut acc = [[$zero(); NV]; BLOCK];
+                    for c in 0..dh {
+                        // SAFETY: row `c < dh` of `Kᵀ` (`width` values) and column `c` of
+                        // query rows `i..i + 4 <= len` are inside the slices.
+                        unsafe {
+                            let kr = kp.add(c * width);
+                            let k: [_; NV] = std::array::from_fn(|v| $load(kr.add(v * $lanes)));
+                            for (r, acc) in acc.iter_mut().enumerate() {
+                                let qv = $set1(*qp.add((i + r) * head.ld + c));
+                                for (a, &k) in acc.iter_mut().zip(&k) {
+                                    *a = $fma(qv, k, *a);
+                                }
+                            }
+                        }
+                    }
+                    for (r, acc) in acc.iter().enumerate() {
+                        for (v, &a) in acc.iter().enumerate() {
+                            // SAFETY: row `i + r < len` of `probs`, `width <= stride` values.
+                            unsafe { $store(op.add((i + r) * stride + v * $lanes), $mul(scale, a)) };
+                        }
+                    }
+                }
+            }
+        };
+    }
+
+    scores_kernel!(
+        scores_avx512,
+        scores_512,
+        "avx512f",
+        16,
+        [2, 3, 4],
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_storeu_ps
+    );
+    scores_kernel!(
+        scores_avx2,
+        scores_256,
+        "avx2,fma",
+        8,
+        [4, 6, 8],
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_mul_ps,
+        _mm256_storeu_ps
+    );
+
     context_kernel!(
         context_avx512,
         context_512,
@@ -287,7 +356,6 @@ mod x86 {
 mod tests {
     use super::*;
     use crate::gemm::{matmul, View};
-    use crate::kernels::softmax_padded;
     use crate::rng::Rng;
 
     /// The vector levels this CPU runs.
@@ -331,15 +399,17 @@ mod tests {
                     false,
                 );
                 softmax_padded(&mut want, stride, len, len);
-                let mut got = vec![f32::NAN; seq * stride];
-                let mut kt = vec![0.0f32; scratch_len(len, dh)];
                 let head = Head { q, k, v, ld, len, dh };
-                head_probabilities(&head, scale, &mut kt, &mut got, stride);
-                assert_eq!(
-                    got[..len * stride].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                    want[..len * stride].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-                    "probabilities, len {len}, dh {dh}"
-                );
+                for level in levels() {
+                    let mut got = vec![f32::NAN; seq * stride];
+                    let mut kt = vec![0.0f32; scratch_len(len, dh)];
+                    head_probabilities_at(level, &head, scale, &mut kt, &mut got, stride);
+                    assert_eq!(
+                        got[..len * stride].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        want[..len * stride].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        "probabilities at {level}, len {len}, dh {dh}"
+                    );
+                }
                 let mut want_ctx = vec![0.0f32; seq * d];
                 matmul(
                     &mut want_ctx[h * dh..],

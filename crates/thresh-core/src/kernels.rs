@@ -96,7 +96,6 @@ macro_rules! kernel {
         }
     };
 }
-pub(crate) use kernel;
 
 /// Lanes of the kernels' vectors (one AVX-512 register of f32).
 pub(crate) const LANES: usize = 16;
