@@ -44,6 +44,9 @@ pub struct Param {
     /// A row-major copy of the (2-D) value's transpose, kept for inference (see
     /// [`Param::keep_transposed`]); dropped with the stored form when the value changes.
     transposed: Option<Arc<[f32]>>,
+    /// The float value and gradient were dropped for inference (see
+    /// [`Param::release_dense`]).
+    dense_released: bool,
 }
 
 impl Param {
@@ -61,6 +64,7 @@ impl Param {
             storage: Storage::Dense,
             keep_zeros: false,
             transposed: None,
+            dense_released: false,
         }
     }
 
@@ -122,7 +126,15 @@ impl Param {
 
     /// Forgets everything derived from the value (a compressed stored form, the transposed
     /// copy): to be called whenever the value changes, as the optimisers and weight loading do.
+    ///
+    /// # Panics
+    /// On a parameter whose float value was released for inference.
     pub fn value_changed(&mut self) {
+        assert!(
+            !self.dense_released,
+            "{}: its float value was released for inference; load the model again to change it",
+            self.name
+        );
         self.storage = Storage::Dense;
         self.transposed = None;
     }
@@ -187,14 +199,38 @@ impl Param {
         self.storage != Storage::Dense
     }
 
+    /// For an int8 parameter whose layer reads only the codes at inference: drops the
+    /// dequantised float value and the gradient, so the parameter takes the memory of its
+    /// codes, a quarter of the float size. It can no longer be read as floats or trained
+    /// ([`Param::value_changed`] panics). Returns whether it was released (false, doing
+    /// nothing, for a parameter not stored as int8).
+    pub fn release_dense(&mut self) -> bool {
+        if self.int8().is_none() {
+            return false;
+        }
+        self.value = Tensor::default();
+        self.grad = Tensor::default();
+        self.transposed = None;
+        self.dense_released = true;
+        true
+    }
+
+    /// Whether [`Param::release_dense`] dropped the float value.
+    pub fn is_dense_released(&self) -> bool {
+        self.dense_released
+    }
+
     /// Number of scalar values.
     pub fn len(&self) -> usize {
-        self.value.len()
+        match (&self.storage, self.dense_released) {
+            (Storage::Int8(q), true) => q.rows() * q.cols(),
+            _ => self.value.len(),
+        }
     }
 
     /// Whether the parameter is empty.
     pub fn is_empty(&self) -> bool {
-        self.value.is_empty()
+        self.len() == 0
     }
 }
 

@@ -194,6 +194,9 @@ pub fn synthetic_images(
 /// Runs a trained text model's network on synthetic batches of its vocabulary.
 fn run_text_model(options: &BenchOptions, dir: &std::path::Path) -> Result<BenchReport, Error> {
     let mut model = crate::model::load(dir)?;
+    if options.mode == BenchMode::Infer {
+        model.network.release_dense_copies();
+    }
     let seq = options.seq.min(model.config.max_length.max(1));
     let batch = options.batch.unwrap_or(match options.mode {
         BenchMode::Train => 32,

@@ -54,7 +54,9 @@ pub struct Predictor {
 impl Predictor {
     /// Loads the model in `dir`; `threads` 0 uses every core.
     pub fn load(dir: &Path, threads: usize) -> Result<Self, Error> {
-        let model = model::load(dir)?;
+        let mut model = model::load(dir)?;
+        // A predictor only runs the network forward, so an int8 model needs no float copies.
+        model.network.release_dense_copies();
         Ok(Predictor { model, threads: Threads::new(threads)? })
     }
 

@@ -100,6 +100,13 @@ impl MultiHeadAttention {
         }
     }
 
+    /// Drops the float copies of int8 projection weights (see
+    /// [`crate::param::Param::release_dense`]).
+    pub fn release_dense_weights(&mut self) {
+        self.qkv.release_dense_weight();
+        self.out.release_dense_weight();
+    }
+
     /// Keeps transposed copies of the projections' float weights for inference (see
     /// [`Linear::keep_transposed_weight`]).
     pub fn keep_transposed_weights(&mut self) {

@@ -32,12 +32,40 @@ impl Embedding {
 
     /// Number of rows.
     pub fn vocab(&self) -> usize {
-        self.weight.value.shape()[0]
+        match self.weight.int8() {
+            Some(q) => q.rows(),
+            None => self.weight.value.shape()[0],
+        }
     }
 
     /// Row width.
     pub fn dim(&self) -> usize {
-        self.weight.value.shape()[1]
+        match self.weight.int8() {
+            Some(q) => q.cols(),
+            None => self.weight.value.shape()[1],
+        }
+    }
+
+    /// Drops the float copy of an int8 table (see [`Param::release_dense`]); lookups read the
+    /// codes, with the same results.
+    pub fn release_dense_table(&mut self) {
+        self.weight.release_dense();
+    }
+
+    /// Row `id` of the table into `row`: the value, or for an int8 table `code · scale`, the
+    /// value's own formula, computed from the codes.
+    #[inline]
+    fn row_into(&self, id: usize, row: &mut [f32]) {
+        let d = row.len();
+        match self.weight.int8() {
+            Some(q) => {
+                let s = q.scales()[id];
+                for (o, &c) in row.iter_mut().zip(&q.codes()[id * d..(id + 1) * d]) {
+                    *o = c as f32 * s;
+                }
+            }
+            None => row.copy_from_slice(&self.weight.value.data()[id * d..(id + 1) * d]),
+        }
     }
 
     /// Checks that every id indexes a row.
@@ -54,11 +82,7 @@ impl Embedding {
         self.check_ids(ids)?;
         let d = self.dim();
         out.resize(&[ids.len(), d]);
-        let table = self.weight.value.data();
-        par_rows(out.data_mut(), d, |r, row| {
-            let id = ids[r] as usize;
-            row.copy_from_slice(&table[id * d..(id + 1) * d]);
-        });
+        par_rows(out.data_mut(), d, |r, row| self.row_into(ids[r] as usize, row));
         Ok(())
     }
 
@@ -76,12 +100,11 @@ impl Embedding {
         let d = self.dim();
         assert!(offsets.len() >= seq * d, "{}: offsets for {seq} positions", self.weight.name);
         out.resize(&[ids.len(), d]);
-        let table = self.weight.value.data();
         par_rows(out.data_mut(), d, |r, row| {
-            let (id, t) = (ids[r] as usize, r % seq);
-            let (e, p) = (&table[id * d..(id + 1) * d], &offsets[t * d..(t + 1) * d]);
-            for ((o, &e), &p) in row.iter_mut().zip(e).zip(p) {
-                *o = e + p;
+            self.row_into(ids[r] as usize, row);
+            let t = r % seq;
+            for (o, &p) in row.iter_mut().zip(&offsets[t * d..(t + 1) * d]) {
+                *o += p;
             }
         });
         Ok(())

@@ -115,6 +115,13 @@ impl EncoderBlock {
         self.down.keep_transposed_weight();
     }
 
+    /// Drops the float copies of the block's int8 weights (see [`Param::release_dense`]).
+    pub fn release_dense_weights(&mut self) {
+        self.attention.release_dense_weights();
+        self.up.release_dense_weight();
+        self.down.release_dense_weight();
+    }
+
     /// Sets the dropout streams of the next forward pass (for replaying a pass exactly).
     pub fn set_stream(&mut self, stream: u64) {
         self.attention.set_stream(stream);

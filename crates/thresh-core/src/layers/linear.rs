@@ -48,12 +48,18 @@ impl Linear {
 
     /// Input width.
     pub fn d_in(&self) -> usize {
-        self.weight.value.shape()[1]
+        match self.weight.int8() {
+            Some(q) => q.cols(),
+            None => self.weight.value.shape()[1],
+        }
     }
 
     /// Output width.
     pub fn d_out(&self) -> usize {
-        self.weight.value.shape()[0]
+        match self.weight.int8() {
+            Some(q) => q.rows(),
+            None => self.weight.value.shape()[0],
+        }
     }
 
     /// Keeps a transposed copy of a float weight for inference (see [`Param::keep_transposed`]):
@@ -63,6 +69,12 @@ impl Linear {
         if !self.weight.is_compressed() {
             self.weight.keep_transposed();
         }
+    }
+
+    /// Drops the float copy of an int8 weight (see [`Param::release_dense`]); inference reads
+    /// the codes, so its outputs do not change.
+    pub fn release_dense_weight(&mut self) {
+        self.weight.release_dense();
     }
 
     /// The weight as the right operand `Wᵀ` of a product with `rows` input rows: the kept
@@ -153,12 +165,13 @@ impl Linear {
         out: &mut Tensor,
         qx: &mut QuantizedRows,
     ) {
-        let (d_out, d_in) = (weight.value.shape()[0], weight.value.shape()[1]);
-        assert_eq!(x.cols(), d_in, "{}: input width", weight.name);
         if let Some(q) = weight.int8() {
+            assert_eq!(x.cols(), q.cols(), "{}: input width", weight.name);
             Self::apply_int8(q, bias.map(|b| b.value.data()), x, out, qx);
             return;
         }
+        let (d_out, d_in) = (weight.value.shape()[0], weight.value.shape()[1]);
+        assert_eq!(x.cols(), d_in, "{}: input width", weight.name);
         let rows = x.rows();
         if let Some(b) = bias {
             let b = b.value.data();

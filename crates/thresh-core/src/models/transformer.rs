@@ -287,6 +287,21 @@ impl TransformerClassifier {
         self.head.keep_transposed_weight();
     }
 
+    /// Drops the float copies of the int8 token table and linear weights (see
+    /// [`crate::param::Param::release_dense`]), which inference does not read: an int8 model
+    /// then holds a quarter of the float model's weight memory. The position table, read as
+    /// floats, stays. The model can no longer be trained or saved; load it again for that.
+    pub fn release_dense_copies(&mut self) {
+        self.tokens.release_dense_table();
+        for block in &mut self.blocks {
+            block.release_dense_weights();
+        }
+        if let Some(p) = &mut self.pooler {
+            p.dense.release_dense_weight();
+        }
+        self.head.release_dense_weight();
+    }
+
     /// The pooled encoder output for `batch`, `[batch, pooled width]`, before any pooler and
     /// the head, in inference mode: the sentence embedding of a pretrained encoder.
     pub fn features(&mut self, batch: &TokenBatch) -> Result<&Tensor, CoreError> {
@@ -524,6 +539,35 @@ mod tests {
         let a = seeded.forward(&batch, true).unwrap().clone();
         let b = placeholder.forward(&batch, true).unwrap().clone();
         assert_eq!(a, b);
+    }
+
+    /// An int8 model that drops its float copies gives the same logits, keeps its parameter
+    /// count, and refuses to be trained.
+    #[test]
+    fn int8_model_without_float_copies_gives_the_same_logits() {
+        let ids = vec![1, 5, 7, 2, 0, 0, 3, 3, 9, 11, 4, 6];
+        let batch =
+            TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6]).unwrap()).unwrap();
+        let config = TransformerConfig { pooler: true, ..small(true, PoolingKind::Mean) };
+        let mut model = TransformerClassifier::new(config, 4).unwrap();
+        model.visit_mut(&mut |p| {
+            if p.value.shape().len() == 2 {
+                p.quantize_int8().unwrap();
+            }
+        });
+        let params = model.num_params();
+        let want = model.forward(&batch, false).unwrap().clone();
+        model.release_dense_copies();
+        let mut released = 0;
+        model.visit(&mut |p| released += usize::from(p.is_dense_released()));
+        // Token table, 2 x (qkv, out, up, down), pooler, head; not the position table.
+        assert_eq!(released, 11);
+        assert_eq!(model.num_params(), params);
+        assert_eq!(model.forward(&batch, false).unwrap(), &want);
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            model.visit_mut(&mut |p| p.value_changed());
+        }));
+        assert!(step.is_err(), "a released parameter must refuse to change");
     }
 
     /// With the encoder frozen only the pooler and head get gradients, and they are the ones

@@ -74,6 +74,15 @@ impl Network {
         }
     }
 
+    /// Drops the float copies of an int8 Transformer's weights, which inference does not read
+    /// (see `TransformerClassifier::release_dense_copies`); for inference only: the network can
+    /// no longer be trained or saved.
+    pub fn release_dense_copies(&mut self) {
+        if let Network::Transformer(m) = self {
+            m.release_dense_copies();
+        }
+    }
+
     /// Readies a loaded network for inference: a Transformer keeps transposed copies of its
     /// float projection weights (see `TransformerClassifier::keep_transposed_weights`).
     pub fn prepare_inference(&mut self) {
