@@ -516,14 +516,19 @@ mod tests {
         }
     }
 
+    /// A batch of two sequences (4 and 6 tokens) and a small pre-LN model with a pooler.
+    fn two_sequences_with_pooler() -> (TokenBatch, TransformerConfig) {
+        let ids = vec![1, 5, 7, 2, 0, 0, 3, 3, 9, 11, 4, 6];
+        let batch =
+            TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6]).unwrap()).unwrap();
+        (batch, TransformerConfig { pooler: true, ..small(true, PoolingKind::Mean) })
+    }
+
     /// A placeholder model holds zeros; given the same weights it is the model `new` makes,
     /// down to the dropout masks of a training pass.
     #[test]
     fn placeholder_with_loaded_weights_equals_the_seeded_model() {
-        let ids = vec![1, 5, 7, 2, 0, 0, 3, 3, 9, 11, 4, 6];
-        let batch =
-            TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6]).unwrap()).unwrap();
-        let config = TransformerConfig { pooler: true, ..small(true, PoolingKind::Mean) };
+        let (batch, config) = two_sequences_with_pooler();
         let mut seeded = TransformerClassifier::new(config.clone(), 9).unwrap();
         let mut placeholder = TransformerClassifier::placeholder(config, 9).unwrap();
         let mut values = Vec::new();
@@ -545,10 +550,7 @@ mod tests {
     /// count, and refuses to be trained.
     #[test]
     fn int8_model_without_float_copies_gives_the_same_logits() {
-        let ids = vec![1, 5, 7, 2, 0, 0, 3, 3, 9, 11, 4, 6];
-        let batch =
-            TokenBatch::new(ids, PaddingMask::from_lengths(6, vec![4, 6]).unwrap()).unwrap();
-        let config = TransformerConfig { pooler: true, ..small(true, PoolingKind::Mean) };
+        let (batch, config) = two_sequences_with_pooler();
         let mut model = TransformerClassifier::new(config, 4).unwrap();
         model.visit_mut(&mut |p| {
             if p.value.shape().len() == 2 {
