@@ -36,6 +36,8 @@ pub const BLOCK: usize = 16;
 const KSTEP: usize = 4;
 /// Largest code magnitude.
 pub const QMAX: f32 = 127.0;
+/// Inputs per AMX tile row: the AMX kernel takes depths that are a multiple of it.
+const AMX_TILE_K: usize = 64;
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
@@ -388,7 +390,7 @@ impl Job<'_> {
         let (max_rows, max_blocks) = match self.kernel {
             // AMX takes every block in one call (it loads its tile configuration once per
             // call), but hands depths that are not a multiple of 64 to the VNNI kernel.
-            Int8Kernel::Amx if self.w.kp.is_multiple_of(64) => (4, blocks),
+            Int8Kernel::Amx if self.w.kp.is_multiple_of(AMX_TILE_K) => (4, blocks),
             Int8Kernel::Amx | Int8Kernel::Vnni => (4, 4),
             Int8Kernel::Avx2 => (2, 2),
             Int8Kernel::Portable => (4, 4),
@@ -431,11 +433,12 @@ impl Job<'_> {
             let a = &self.codes[r * kp..(r + nr) * kp];
             let w = &self.w.data[b0 * groups * BLOCK * KSTEP..(b0 + nb) * groups * BLOCK * KSTEP];
             let off = &self.w.offsets[b0 * BLOCK..(b0 + nb) * BLOCK];
-            // SAFETY: `qmatmul_with` checked that this CPU runs the chosen kernel; the slices
-            // hold exactly `nr` rows and `nb` blocks, and `out` holds `nr` rows of `ld`.
+            // SAFETY: `qmatmul_with` checked that this CPU runs the chosen kernel (AMX implies
+            // VNNI); the slices hold exactly `nr` rows and `nb` blocks, and `out` holds `nr`
+            // rows of `ld`.
             unsafe {
-                if self.kernel == Int8Kernel::Amx {
-                    amx::amx_panel(a, w, off, kp, nr, nb, &ctx, out);
+                if self.kernel == Int8Kernel::Amx && kp.is_multiple_of(AMX_TILE_K) {
+                    amx::amx_panel(a, w, kp, nr, nb, &ctx, out);
                 } else {
                     x86::vnni_panel(a, w, off, kp, nr, nb, &ctx, out);
                 }
@@ -511,8 +514,8 @@ mod x86 {
         i32::from_le_bytes([s[0] as u8, s[1] as u8, s[2] as u8, s[3] as u8])
     }
 
-    /// What the fused VNNI kernel needs to scale its sums: row and channel scales, the bias
-    /// of its channels, the output row stride and the first output column.
+    /// What the fused AVX-512 kernels need to scale their sums: row and channel scales, the
+    /// bias of their channels, the output row stride and the first output column.
     #[derive(Clone, Copy)]
     pub(super) struct Epilogue<'a> {
         pub a_scales: &'a [f32],
@@ -520,6 +523,68 @@ mod x86 {
         pub bias: Option<&'a [f32]>,
         pub ld: usize,
         pub col: usize,
+    }
+
+    /// Block `b`'s channels as vectors: the mask of those that exist, their scales and bias.
+    pub(super) struct BlockScales {
+        mask: __mmask16,
+        scales: __m512,
+        bias: Option<__m512>,
+    }
+
+    impl Epilogue<'_> {
+        /// Checks that the scales, bias and `out` cover `rows` rows (at least one) and `blocks`
+        /// blocks, the last possibly partial: what [`Epilogue::store_row`] relies on.
+        pub(super) fn check(&self, rows: usize, blocks: usize, out: &[f32]) {
+            let valid = self.w_scales.len();
+            assert!(rows > 0 && self.a_scales.len() >= rows, "epilogue: row scales");
+            assert!(valid > (blocks - 1) * BLOCK && valid <= blocks * BLOCK, "epilogue: blocks");
+            assert!(self.bias.is_none_or(|b| b.len() == valid), "epilogue: bias");
+            assert!(out.len() >= (rows - 1) * self.ld + self.col + valid, "epilogue: output");
+        }
+
+        /// The scales and bias of block `b` (16 channels from `b · 16`, the last possibly
+        /// partial); masked loads touch only the channels that exist.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn block(&self, b: usize) -> BlockScales {
+            let lanes = (self.w_scales.len() - b * BLOCK).min(BLOCK);
+            let mask: __mmask16 = if lanes == BLOCK { !0 } else { (1u16 << lanes) - 1 };
+            // SAFETY: the mask reads only the `lanes` channels from `b · 16` that exist.
+            unsafe {
+                BlockScales {
+                    mask,
+                    scales: _mm512_maskz_loadu_ps(mask, self.w_scales.as_ptr().add(b * BLOCK)),
+                    bias: self.bias.map(|p| _mm512_maskz_loadu_ps(mask, p.as_ptr().add(b * BLOCK))),
+                }
+            }
+        }
+
+        /// Writes `sums · (scale of row r · channel scales) + bias` into row `r`, block `b` of
+        /// the output: the one epilogue of the AVX-512 kernels, so their bits agree.
+        ///
+        /// # Safety
+        /// `out` must hold row `r` of `ld` up to the block's last existing channel.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) unsafe fn store_row(
+            &self,
+            sums: __m512i,
+            r: usize,
+            b: usize,
+            block: &BlockScales,
+            out: &mut [f32],
+        ) {
+            let q = _mm512_cvtepi32_ps(sums);
+            let mut y =
+                _mm512_mul_ps(q, _mm512_mul_ps(_mm512_set1_ps(self.a_scales[r]), block.scales));
+            if let Some(bias) = block.bias {
+                y = _mm512_add_ps(y, bias);
+            }
+            let at = r * self.ld + self.col + b * BLOCK;
+            // SAFETY: the caller's guarantee; the mask writes only existing channels.
+            unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), block.mask, y) };
+        }
     }
 
     /// Sums for `nr` rows (any number, four at a time) and `nb` blocks (at most 4) with
@@ -587,11 +652,8 @@ mod x86 {
         out: &mut [f32],
     ) {
         let groups = kp / KSTEP;
-        let valid = ctx.w_scales.len();
         assert!(a.len() >= R * kp && w.len() >= B * groups * 64 && off.len() >= B * BLOCK);
-        assert!(ctx.a_scales.len() >= R && valid > (B - 1) * BLOCK && valid <= B * BLOCK);
-        assert!(ctx.bias.is_none_or(|b| b.len() == valid));
-        assert!(out.len() >= (R - 1) * ctx.ld + ctx.col + valid);
+        ctx.check(R, B, out);
         let mut acc = [[_mm512_setzero_si512(); B]; R];
         let flip = 0x8080_8080u32 as i32;
         // Raw pointers in the loop: with slice indexing, the bounds checks and the reloads
@@ -613,23 +675,13 @@ mod x86 {
             }
         }
         for b in 0..B {
-            let lanes = (valid - b * BLOCK).min(BLOCK);
-            let mask: __mmask16 = if lanes == BLOCK { !0 } else { (1u16 << lanes) - 1 };
-            // SAFETY: masked loads and stores touch only the `lanes` channels that exist,
-            // inside the slices bounded by the assertions above.
+            let block = ctx.block(b);
+            // SAFETY: `off` holds the 16 offsets of every block, and `out` rows `0..R` up to
+            // the last existing channel (both asserted above).
             unsafe {
                 let o = _mm512_loadu_si512(off.as_ptr().add(b * BLOCK).cast());
-                let ws = _mm512_maskz_loadu_ps(mask, ctx.w_scales.as_ptr().add(b * BLOCK));
-                let bias = ctx.bias.map(|p| _mm512_maskz_loadu_ps(mask, p.as_ptr().add(b * BLOCK)));
                 for (i, acc_row) in acc.iter().enumerate() {
-                    let q = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc_row[b], o));
-                    let mut y =
-                        _mm512_mul_ps(q, _mm512_mul_ps(_mm512_set1_ps(ctx.a_scales[i]), ws));
-                    if let Some(bias) = bias {
-                        y = _mm512_add_ps(y, bias);
-                    }
-                    let at = i * ctx.ld + ctx.col + b * BLOCK;
-                    _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), mask, y);
+                    ctx.store_row(_mm512_sub_epi32(acc_row[b], o), i, b, &block, out);
                 }
             }
         }

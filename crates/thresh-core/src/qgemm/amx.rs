@@ -12,20 +12,19 @@
 //! activation tiles and two weight tiles and runs four `tdpbssd`. Sums are exact, and the
 //! epilogue (row scale times channel scale, then the bias) is the VNNI kernel's, so the
 //! outputs are bit-identical to every other kernel's. Shapes whose padded depth is not a
-//! multiple of 64 go to the VNNI kernel.
+//! multiple of 64 go to the VNNI kernel (the caller chooses).
 //!
 //! Stable Rust has no AMX intrinsics, so the tile instructions are inline assembly. Linux
 //! hands the tile registers to a process only after it asks (`arch_prctl`), which
 //! [`detect`] does once.
 
-use super::x86::{vnni_panel, Epilogue};
-use super::{BLOCK, KSTEP};
+use super::x86::Epilogue;
+use super::{AMX_TILE_K as TILE_K, BLOCK, KSTEP};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
-/// Activation bytes (inputs) per tile row, and rows per tile.
-const TILE_K: usize = 64;
+/// Rows per tile (each of `TILE_K` activation bytes).
 const TILE_ROWS: usize = 16;
 
 /// Whether this CPU has AMX-TILE and AMX-INT8 and this process may use the tile registers
@@ -121,74 +120,40 @@ macro_rules! tile_store {
     };
 }
 
-/// Sums of `nr` rows by `nb` blocks, scaled into `out` as [`vnni_panel`] does (same
-/// arguments, same results).
+/// Sums of `nr` rows by `nb` blocks, scaled into `out` as the VNNI kernel does (same
+/// results).
 ///
 /// # Safety
-/// [`detect`] must have returned true. The slices are as [`vnni_panel`] requires: `a` holds
-/// `nr` rows of `kp` codes, `w` `nb` packed blocks of `kp / 4` groups, `off` their offsets,
-/// `out` `nr` rows of `ctx.ld` with room for `ctx`'s channels.
-#[allow(clippy::too_many_arguments)]
+/// [`detect`] must have returned true and `kp` must be a multiple of 64. `a` holds `nr` rows
+/// of `kp` codes, `w` `nb` packed blocks of `kp / 4` groups, `out` `nr` rows of `ctx.ld` with
+/// room for `ctx`'s channels.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn amx_panel(
     a: &[i8],
     w: &[i8],
-    off: &[i32],
     kp: usize,
     nr: usize,
     nb: usize,
     ctx: &Epilogue<'_>,
     out: &mut [f32],
 ) {
-    if !kp.is_multiple_of(TILE_K) {
-        // SAFETY: the caller's guarantees are this function's.
-        return unsafe { vnni_panel(a, w, off, kp, nr, nb, ctx, out) };
-    }
     let groups = kp / KSTEP;
-    let valid = ctx.w_scales.len();
+    assert!(kp.is_multiple_of(TILE_K));
     assert!(a.len() >= nr * kp && w.len() >= nb * groups * 64);
-    assert!(ctx.a_scales.len() >= nr && valid > (nb - 1) * BLOCK && valid <= nb * BLOCK);
-    assert!(ctx.bias.is_none_or(|b| b.len() == valid));
-    assert!(nr == 0 || out.len() >= (nr - 1) * ctx.ld + ctx.col + valid);
-    // The last partial row tile is read from a zero-padded copy: a tile load reads 16 rows.
-    let full_tiles = nr / TILE_ROWS;
-    let tail = nr % TILE_ROWS;
+    ctx.check(nr, nb, out);
     thread_local! {
-        static PADDED: std::cell::RefCell<Vec<i8>> = const { std::cell::RefCell::new(Vec::new()) };
+        static PADDED: std::cell::Cell<Vec<i8>> = const { std::cell::Cell::new(Vec::new()) };
     }
-    PADDED.with_borrow_mut(|padded| {
-        if tail > 0 {
-            padded.clear();
-            padded.resize(TILE_ROWS * kp, 0i8);
-            padded[..tail * kp].copy_from_slice(&a[full_tiles * TILE_ROWS * kp..nr * kp]);
-        }
-        // SAFETY: the caller's guarantees, and `padded` holds 16 rows of `kp` when used.
-        unsafe { tiles_and_epilogue(a, padded, w, kp, nr, nb, ctx, out) }
-    })
-}
-
-/// The tile loop of [`amx_panel`]: whole row tiles from `a`, the partial last one from
-/// `padded`.
-///
-/// # Safety
-/// As [`amx_panel`], with `kp` a multiple of 64 and `padded` 16 rows of `kp` when `nr` is
-/// not a multiple of 16.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-unsafe fn tiles_and_epilogue(
-    a: &[i8],
-    padded: &[i8],
-    w: &[i8],
-    kp: usize,
-    nr: usize,
-    nb: usize,
-    ctx: &Epilogue<'_>,
-    out: &mut [f32],
-) {
-    let groups = kp / KSTEP;
+    // The last partial row tile is read from a zero-padded copy (a tile load reads 16 rows),
+    // kept per thread between calls.
     let full_tiles = nr / TILE_ROWS;
     let tail = nr % TILE_ROWS;
-    assert!(tail == 0 || padded.len() >= TILE_ROWS * kp);
+    let mut padded = PADDED.take();
+    if tail > 0 {
+        padded.clear();
+        padded.resize(TILE_ROWS * kp, 0i8);
+        padded[..tail * kp].copy_from_slice(&a[full_tiles * TILE_ROWS * kp..nr * kp]);
+    }
     let row_tile = |t: usize| -> *const i8 {
         if t < full_tiles {
             a[t * TILE_ROWS * kp..].as_ptr()
@@ -202,7 +167,7 @@ unsafe fn tiles_and_epilogue(
     // SAFETY: the configuration is a valid palette-1 layout; loads read 16 rows of 64 bytes
     // inside `a` (whole row tiles), `padded` (16 rows of `kp`) or `w` (block `b`'s groups
     // `16j..16j + 16`, 1,024 bytes, inside the asserted `nb` blocks); stores write 16 rows of
-    // 64 bytes into `sums`.
+    // 64 bytes into `sums`; the epilogue writes rows below `nr` of `out` (asserted).
     unsafe {
         asm!("ldtilecfg [{}]", in(reg) &config, options(nostack, readonly, preserves_flags));
         let mut t = 0;
@@ -242,16 +207,14 @@ unsafe fn tiles_and_epilogue(
                 tile_store!("tmm1", sums[1].as_mut_ptr(), stride);
                 tile_store!("tmm2", sums[2].as_mut_ptr(), stride);
                 tile_store!("tmm3", sums[3].as_mut_ptr(), stride);
-                for (i, rt) in [t, t + 1].into_iter().enumerate() {
-                    if rt >= tiles {
-                        break;
-                    }
-                    let rows = (nr - rt * TILE_ROWS).min(TILE_ROWS);
-                    for (jb, bb) in [b, b + 1].into_iter().enumerate() {
-                        if bb >= nb {
-                            break;
+                for (jb, bb) in [b, b + 1].into_iter().enumerate().take(nb - b) {
+                    let block = ctx.block(bb);
+                    for (i, rt) in [t, t + 1].into_iter().enumerate().take(tiles - t) {
+                        let r0 = rt * TILE_ROWS;
+                        for (r, row) in sums[2 * i + jb].iter().take(nr - r0).enumerate() {
+                            let row = _mm512_loadu_si512(row.as_ptr().cast());
+                            ctx.store_row(row, r0 + r, bb, &block, out);
                         }
-                        epilogue(&sums[2 * i + jb], rt * TILE_ROWS, rows, bb, ctx, out);
                     }
                 }
                 b += 2;
@@ -260,38 +223,5 @@ unsafe fn tiles_and_epilogue(
         }
         asm!("tilerelease", options(nostack, nomem, preserves_flags));
     }
-}
-
-/// Scales one 16 × 16 tile of sums (rows `r0..r0 + rows`, block `b`) into `out`, exactly as
-/// the VNNI kernel's epilogue does: `sum · (row scale · channel scale) + bias`.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn epilogue(
-    sums: &[[i32; BLOCK]; TILE_ROWS],
-    r0: usize,
-    rows: usize,
-    b: usize,
-    ctx: &Epilogue<'_>,
-    out: &mut [f32],
-) {
-    let lanes = (ctx.w_scales.len() - b * BLOCK).min(BLOCK);
-    let mask: __mmask16 = if lanes == BLOCK { !0 } else { (1u16 << lanes) - 1 };
-    let last = (r0 + rows - 1) * ctx.ld + ctx.col + b * BLOCK + lanes;
-    assert!(last <= out.len() && r0 + rows <= ctx.a_scales.len());
-    // SAFETY: masked loads and stores touch only the `lanes` channels that exist, in rows
-    // `r0..r0 + rows` of `out`, all bounded by the assertion above.
-    unsafe {
-        let ws = _mm512_maskz_loadu_ps(mask, ctx.w_scales.as_ptr().add(b * BLOCK));
-        let bias = ctx.bias.map(|p| _mm512_maskz_loadu_ps(mask, p.as_ptr().add(b * BLOCK)));
-        for (i, row) in sums.iter().take(rows).enumerate() {
-            let q = _mm512_cvtepi32_ps(_mm512_loadu_si512(row.as_ptr().cast()));
-            let scale = _mm512_mul_ps(_mm512_set1_ps(ctx.a_scales[r0 + i]), ws);
-            let mut y = _mm512_mul_ps(q, scale);
-            if let Some(bias) = bias {
-                y = _mm512_add_ps(y, bias);
-            }
-            let at = (r0 + i) * ctx.ld + ctx.col + b * BLOCK;
-            _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), mask, y);
-        }
-    }
+    PADDED.set(padded);
 }
