@@ -94,25 +94,16 @@ fn head_probabilities_at(
             kt[c * width + j] = v;
         }
     }
+    assert_runs(level);
+    // SAFETY: the CPU runs the level's instructions and the slices hold every row the kernel
+    // touches (both checked above).
     #[cfg(target_arch = "x86_64")]
-    match level {
-        SimdLevel::Avx512 => {
-            assert!(is_x86_feature_detected!("avx512f"), "head scores: no AVX-512");
-            // SAFETY: AVX-512F is present and the slices hold every row the kernel touches
-            // (both checked above).
-            unsafe { x86::scores_avx512(head, scale, kt, probs, stride) };
+    unsafe {
+        if level == SimdLevel::Avx512 {
+            x86::scores_avx512(head, scale, kt, probs, stride);
+        } else {
+            x86::scores_avx2(head, scale, kt, probs, stride);
         }
-        SimdLevel::Avx2 => {
-            assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
-            // SAFETY: as above, for AVX2 and FMA.
-            unsafe { x86::scores_avx2(head, scale, kt, probs, stride) };
-        }
-        SimdLevel::Baseline => unreachable!("the fused head kernels need FMA (see `applies`)"),
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (level, scale);
-        unreachable!("the fused head kernels need FMA, which `applies` checks");
     }
     softmax_padded(probs, stride, len, len);
 }
@@ -124,10 +115,6 @@ pub fn head_context(head: &Head, p: &[f32], stride: usize, ctx: &mut [f32], ld: 
 }
 
 /// [`head_context`] at a given level, which the CPU must support (tests run each one).
-///
-/// Written with explicit vector types rather than left to the auto-vectoriser as the score
-/// kernel is: with lane arrays, a change elsewhere in the crate once made the compiler keep
-/// this kernel's accumulators in scalars on the stack, and it ran ten times slower.
 fn head_context_at(
     level: SimdLevel,
     head: &Head,
@@ -142,25 +129,30 @@ fn head_context_at(
     assert!(p.len() >= (len - 1) * stride + len, "head context: probability rows");
     assert!(head.v.len() >= (len - 1) * head.ld + dh, "head context: value rows");
     assert!(ctx.len() >= (len - 1) * ld + dh, "head context: output rows");
+    assert_runs(level);
+    // SAFETY: the CPU runs the level's instructions and the slices hold every row the kernel
+    // touches (both checked above).
     #[cfg(target_arch = "x86_64")]
-    match level {
-        SimdLevel::Avx512 => {
-            assert!(is_x86_feature_detected!("avx512f"), "head context: no AVX-512");
-            // SAFETY: AVX-512F is present (checked above) and the slices hold every row the
-            // kernel touches (asserted above).
-            unsafe { x86::context_avx512(head, p, stride, ctx, ld) };
-            return;
+    unsafe {
+        if level == SimdLevel::Avx512 {
+            x86::context_avx512(head, p, stride, ctx, ld);
+        } else {
+            x86::context_avx2(head, p, stride, ctx, ld);
         }
-        SimdLevel::Avx2 => {
-            assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
-            // SAFETY: as above, for AVX2 and FMA.
-            unsafe { x86::context_avx2(head, p, stride, ctx, ld) };
-            return;
-        }
-        SimdLevel::Baseline => {}
     }
-    let _ = (level, ctx);
-    unreachable!("the fused head kernels need FMA, which `applies` checks");
+}
+
+/// Panics unless this CPU runs the kernels of `level` (AVX-512, or AVX2 with FMA).
+fn assert_runs(level: SimdLevel) {
+    #[cfg(target_arch = "x86_64")]
+    let runs = match level {
+        SimdLevel::Avx512 => is_x86_feature_detected!("avx512f"),
+        SimdLevel::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+        SimdLevel::Baseline => false,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let runs = false;
+    assert!(runs, "the fused head kernels do not run at {level} (see `applies`)");
 }
 
 #[cfg(target_arch = "x86_64")]
