@@ -103,16 +103,12 @@ pub struct BagClassifier {
 impl BagClassifier {
     /// A freshly initialised model; the same seed gives the same weights.
     pub fn new(config: BagConfig, seed: u64) -> Result<Self, CoreError> {
-        Self::build(config, Rng::new(seed))
+        Self::with_rng(config, Rng::new(seed))
     }
 
-    /// The model [`BagClassifier::new`] makes, but with zero weights in untouched memory, for
-    /// weights about to be loaded (see [`Rng::placeholder`]).
-    pub fn placeholder(config: BagConfig, seed: u64) -> Result<Self, CoreError> {
-        Self::build(config, Rng::placeholder(seed))
-    }
-
-    fn build(config: BagConfig, mut rng: Rng) -> Result<Self, CoreError> {
+    /// A model whose initial weights come from `rng`; with [`Rng::placeholder`], zero
+    /// weights in untouched memory, for weights about to be loaded.
+    pub fn with_rng(config: BagConfig, mut rng: Rng) -> Result<Self, CoreError> {
         config.validate()?;
         let bound = 1.0 / config.dim as f32;
         let table = rng.uniform_values(config.vocab_size * config.dim, -bound, bound);

@@ -123,16 +123,12 @@ pub struct CnnClassifier {
 impl CnnClassifier {
     /// A freshly initialised network; the same seed gives the same weights.
     pub fn new(config: CnnConfig, seed: u64) -> Result<Self, CoreError> {
-        Self::build(config, Rng::new(seed))
+        Self::with_rng(config, Rng::new(seed))
     }
 
-    /// The network [`CnnClassifier::new`] makes, but with zero weights in untouched memory,
-    /// for weights about to be loaded (see [`Rng::placeholder`]).
-    pub fn placeholder(config: CnnConfig, seed: u64) -> Result<Self, CoreError> {
-        Self::build(config, Rng::placeholder(seed))
-    }
-
-    fn build(config: CnnConfig, mut rng: Rng) -> Result<Self, CoreError> {
+    /// A network whose initial weights come from `rng`; with [`Rng::placeholder`], zero
+    /// weights in untouched memory, for weights about to be loaded.
+    pub fn with_rng(config: CnnConfig, mut rng: Rng) -> Result<Self, CoreError> {
         config.validate()?;
         let mut channels = config.channels;
         let mut stages = Vec::new();

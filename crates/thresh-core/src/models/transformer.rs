@@ -201,16 +201,12 @@ pub struct TransformerClassifier {
 impl TransformerClassifier {
     /// A freshly initialised model; the same seed gives the same weights.
     pub fn new(config: TransformerConfig, seed: u64) -> Result<Self, CoreError> {
-        Self::build(config, Rng::new(seed))
+        Self::with_rng(config, Rng::new(seed))
     }
 
-    /// The model [`TransformerClassifier::new`] makes, but with zero weights in untouched
-    /// memory, for weights about to be loaded (see [`Rng::placeholder`]).
-    pub fn placeholder(config: TransformerConfig, seed: u64) -> Result<Self, CoreError> {
-        Self::build(config, Rng::placeholder(seed))
-    }
-
-    fn build(config: TransformerConfig, mut rng: Rng) -> Result<Self, CoreError> {
+    /// A model whose initial weights come from `rng`; with [`Rng::placeholder`], zero
+    /// weights in untouched memory, for weights about to be loaded.
+    pub fn with_rng(config: TransformerConfig, mut rng: Rng) -> Result<Self, CoreError> {
         config.validate()?;
         let (d, std) = (config.d_model, config.embedding_init_std);
         let tokens = Embedding::new("embeddings.tokens", config.vocab_size, d, std, &mut rng);
@@ -530,7 +526,7 @@ mod tests {
     fn placeholder_with_loaded_weights_equals_the_seeded_model() {
         let (batch, config) = two_sequences_with_pooler();
         let mut seeded = TransformerClassifier::new(config.clone(), 9).unwrap();
-        let mut placeholder = TransformerClassifier::placeholder(config, 9).unwrap();
+        let mut placeholder = TransformerClassifier::with_rng(config, Rng::placeholder(9)).unwrap();
         let mut values = Vec::new();
         seeded.visit(&mut |p| values.push(p.value.clone()));
         let mut zero = true;

@@ -8,6 +8,7 @@ use crate::fsutil::write_atomic;
 use std::path::Path;
 use thresh_core::io;
 use thresh_core::models::CnnClassifier;
+use thresh_core::rng::Rng;
 
 /// A trained image classifier.
 #[derive(Clone, Debug)]
@@ -44,7 +45,7 @@ pub fn load_image_model(dir: &Path) -> Result<ImageModel, ModelError> {
             })
         }
     };
-    let mut network = CnnClassifier::placeholder(arch, 0)?;
+    let mut network = CnnClassifier::with_rng(arch, Rng::placeholder(0))?;
     let weights = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
         return Err(ModelError::MissingFile { path: weights });

@@ -3,6 +3,7 @@
 use super::config::{ModelConfig, ModelKind};
 use super::error::ModelError;
 use thresh_core::models::{BagClassifier, TokenBatch, TransformerClassifier};
+use thresh_core::rng::Rng;
 use thresh_core::{CoreError, Module, Param, Tensor};
 
 /// A network mapping token batches to class logits.
@@ -17,38 +18,28 @@ pub enum Network {
 impl Network {
     /// A freshly initialised network for `config`; the same seed gives the same weights.
     pub fn new(config: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
-        Self::build(config, seed, false)
+        Self::build(config, Rng::new(seed))
     }
 
     /// The network [`Network::new`] makes, with zero weights in untouched memory, for weights
     /// about to be loaded: no time spent drawing values that are replaced at once.
     pub fn placeholder(config: &ModelConfig, seed: u64) -> Result<Self, ModelError> {
-        Self::build(config, seed, true)
+        Self::build(config, Rng::placeholder(seed))
     }
 
-    fn build(config: &ModelConfig, seed: u64, placeholder: bool) -> Result<Self, ModelError> {
+    fn build(config: &ModelConfig, rng: Rng) -> Result<Self, ModelError> {
         match config.model {
             ModelKind::Transformer | ModelKind::Bert => {
                 let arch = config.transformer.clone().ok_or_else(|| {
                     CoreError::InvalidConfig("transformer model without its architecture".into())
                 })?;
-                let m = if placeholder {
-                    TransformerClassifier::placeholder(arch, seed)?
-                } else {
-                    TransformerClassifier::new(arch, seed)?
-                };
-                Ok(Network::Transformer(Box::new(m)))
+                Ok(Network::Transformer(Box::new(TransformerClassifier::with_rng(arch, rng)?)))
             }
             ModelKind::Bag => {
                 let arch = config.bag.clone().ok_or_else(|| {
                     CoreError::InvalidConfig("bag model without its architecture".into())
                 })?;
-                let m = if placeholder {
-                    BagClassifier::placeholder(arch, seed)?
-                } else {
-                    BagClassifier::new(arch, seed)?
-                };
-                Ok(Network::Bag(Box::new(m)))
+                Ok(Network::Bag(Box::new(BagClassifier::with_rng(arch, rng)?)))
             }
             ModelKind::Cnn => Err(CoreError::InvalidConfig(
                 "an image model has no text network (see model::ImageModel)".into(),
