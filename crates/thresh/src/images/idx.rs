@@ -3,7 +3,6 @@
 //! values. Images are unsigned bytes of three dimensions `[n, rows, cols]`, labels unsigned
 //! bytes of one. Files may be gzipped (recognised by their first two bytes).
 
-use std::io::Read;
 use std::path::Path;
 
 use super::error::ImageError;
@@ -16,11 +15,8 @@ const UBYTE: u8 = 0x08;
 fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, ImageError> {
     let bytes = std::fs::read(path).map_err(|e| ImageError::io(path, e))?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| ImageError::invalid(path, format!("corrupt gzip data: {e}")))?;
-        Ok(out)
+        crate::fsutil::gunzip(&bytes)
+            .map_err(|e| ImageError::invalid(path, format!("corrupt gzip data: {e}")))
     } else {
         Ok(bytes)
     }

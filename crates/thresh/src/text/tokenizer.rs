@@ -16,29 +16,17 @@ use crate::fsutil::write_atomic;
 const VOCAB_TXT: &str = "vocab.txt";
 
 /// The word tokenizer's file, gzip-compressed, as compressed model directories keep it.
-pub(crate) const WORD_FILE_GZ: &str = "word_tokenizer.json.gz";
+const WORD_FILE_GZ: &str = "word_tokenizer.json.gz";
 
 /// The names a saved tokenizer may have; a model directory holds exactly one.
 const SAVED_NAMES: [&str; 3] = [WORD_FILE, WORD_FILE_GZ, TOKENIZER_FILE];
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).expect("writing to memory");
-    encoder.finish().expect("writing to memory")
-}
-
 /// Inflates a gzip file's bytes, naming the file when they are not gzip.
 fn gunzip(bytes: &[u8], path: &Path) -> Result<Vec<u8>, TextError> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| {
-        TextError::InvalidFile {
-            path: path.to_path_buf(),
-            reason: format!("not a complete gzip stream: {e}"),
-        }
-    })?;
-    Ok(out)
+    crate::fsutil::gunzip(bytes).map_err(|e| TextError::InvalidFile {
+        path: path.to_path_buf(),
+        reason: format!("not a complete gzip stream: {e}"),
+    })
 }
 
 /// A tokenizer: turns text into token ids.
@@ -154,7 +142,7 @@ impl TextTokenizer {
         };
         let path = dir.join(name);
         let bytes = match &self.inner {
-            Inner::Word(w) if gzip => self::gzip(&w.to_bytes()),
+            Inner::Word(w) if gzip => crate::fsutil::gzip(&w.to_bytes()),
             Inner::Word(w) => w.to_bytes(),
             Inner::Subword(s) => s.to_bytes(&path)?,
         };
